@@ -1,0 +1,136 @@
+"""Task records and task sources: what every environment consumes, whatever the dataset.
+
+A `Task` is one problem (question, gold answer, optional gold LUMOS plan). A task source is any
+sequence of tasks (`__len__` and `__getitem__`); loaders parse a dataset's own schema once, at the
+edge, and generators build item `i` from `Random(seed + i)` so any item can be rebuilt alone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, Iterator, Mapping, Protocol, Sequence, runtime_checkable
+
+from lumos_envs.domains import Domain
+
+
+@dataclass(frozen=True)
+class GoldSubgoal:
+    """One subgoal of a gold plan: its text and its grounded actions, each one LUMOS action line."""
+
+    text: str
+    """the subgoal as the planner would write it, e.g. `Calculate the total cost.`"""
+    actions: tuple[str, ...]
+    """action texts, e.g. `("R1 = Calculator(2 * 3)",)`; no annotated results"""
+
+    def action_line(self) -> str:
+        """The grounder's output for this subgoal: all actions joined by `; `."""
+        return "; ".join(self.actions)
+
+
+@dataclass(frozen=True)
+class GoldPlan:
+    """A gold LUMOS plan: subgoals with actions, and the variable that holds the final answer."""
+
+    subgoals: tuple[GoldSubgoal, ...]
+    answer: str
+    """the variable (e.g. `R5`) whose value is submitted with `Answer(...)`"""
+
+    def __post_init__(self) -> None:
+        if not self.subgoals:
+            raise ValueError("a gold plan needs at least one subgoal")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "subgoals": [{"text": s.text, "actions": list(s.actions)} for s in self.subgoals],
+            "answer": self.answer,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "GoldPlan":
+        return cls(
+            subgoals=tuple(GoldSubgoal(s["text"], tuple(s["actions"])) for s in data["subgoals"]),
+            answer=data["answer"],
+        )
+
+
+@dataclass(frozen=True)
+class Task:
+    """One task. `question` fills LUMOS's `Task: {task}`; `answer` is the gold answer as text."""
+
+    id: str
+    domain: Domain
+    source: str
+    """loader or generator name, e.g. `gsm8k`, `synthetic:shopping_total`"""
+    split: str
+    """`train`, `dev`, `test`, or `heldout` for held-out generator families"""
+    question: str
+    answer: str
+    plan: GoldPlan | None = None
+    """gold LUMOS plan, or None where the item's annotation cannot be converted (see metadata)"""
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+    """source-specific extras; `plan_error` names why `plan` is None"""
+
+    def __post_init__(self) -> None:
+        if not self.id:
+            raise ValueError("Task.id must be non-empty")
+        object.__setattr__(self, "domain", Domain(self.domain))
+        object.__setattr__(self, "metadata", MappingProxyType(dict(self.metadata)))
+
+    def public_dict(self) -> dict[str, Any]:
+        """What an agent may see (`info["task"]`): no answer, no plan."""
+        return {"id": self.id, "domain": self.domain.value, "split": self.split, "question": self.question}
+
+    def gold_dict(self) -> dict[str, Any]:
+        """Gold answer and plan (`info["gold"]`, only with `reveal_gold=True`)."""
+        return {
+            "answer": self.answer,
+            "plan": self.plan.to_dict() if self.plan is not None else None,
+            "plan_error": self.metadata.get("plan_error"),
+        }
+
+
+@runtime_checkable
+class TaskSource(Protocol):
+    """Anything indexable that yields tasks; every env's `tasks=` argument accepts one."""
+
+    def __len__(self) -> int: ...
+
+    def __getitem__(self, index: int) -> Task: ...
+
+
+class TaskList(Sequence[Task]):
+    """An in-memory task source; refuses duplicate ids so `task_id` lookups are unambiguous."""
+
+    def __init__(self, tasks: Sequence[Task] | Iterator[Task], name: str = "tasks") -> None:
+        self._tasks = list(tasks)
+        self.name = name
+        self._index_by_id: dict[str, int] = {}
+        for i, task in enumerate(self._tasks):
+            if task.id in self._index_by_id:
+                raise ValueError(f"duplicate task id {task.id!r} in {name}")
+            self._index_by_id[task.id] = i
+
+    def __len__(self) -> int:
+        return len(self._tasks)
+
+    def __getitem__(self, index: int) -> Task:  # type: ignore[override]
+        return self._tasks[index]
+
+    def index_of(self, task_id: str) -> int:
+        """Position of the task with this id; KeyError names the id if it is absent."""
+        try:
+            return self._index_by_id[task_id]
+        except KeyError:
+            raise KeyError(f"no task with id {task_id!r} in {self.name}") from None
+
+
+def find_task_index(tasks: TaskSource, task_id: str) -> int:
+    """Index of `task_id` in any task source (fast path for sources with `index_of`)."""
+    index_of = getattr(tasks, "index_of", None)
+    if callable(index_of):
+        return int(index_of(task_id))
+    for i in range(len(tasks)):
+        if tasks[i].id == task_id:
+            return i
+    raise KeyError(f"no task with id {task_id!r}")
