@@ -134,3 +134,37 @@ def find_task_index(tasks: TaskSource, task_id: str) -> int:
         if tasks[i].id == task_id:
             return i
     raise KeyError(f"no task with id {task_id!r}")
+
+
+class ConcatTaskSource:
+    """Several task sources read as one, in order (e.g. all training families of a domain)."""
+
+    def __init__(self, sources: Sequence[TaskSource], name: str = "tasks") -> None:
+        if not sources:
+            raise ValueError("ConcatTaskSource needs at least one source")
+        self.sources = list(sources)
+        self.name = name
+        self._offsets = [0]
+        for source in self.sources:
+            self._offsets.append(self._offsets[-1] + len(source))
+
+    def __len__(self) -> int:
+        return self._offsets[-1]
+
+    def __getitem__(self, index: int) -> Task:
+        if index < 0:
+            index += len(self)
+        if not 0 <= index < len(self):
+            raise IndexError(f"task index {index} out of range for {len(self)} tasks")
+        for source, start, end in zip(self.sources, self._offsets, self._offsets[1:]):
+            if index < end:
+                return source[index - start]
+        raise AssertionError("unreachable")
+
+    def index_of(self, task_id: str) -> int:
+        for source, start in zip(self.sources, self._offsets):
+            try:
+                return start + find_task_index(source, task_id)
+            except KeyError:
+                continue
+        raise KeyError(f"no task with id {task_id!r} in {self.name}")

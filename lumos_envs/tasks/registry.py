@@ -1,0 +1,125 @@
+"""The one table of task sources, and the task-spec strings that name them.
+
+A task spec is `LOADER:PATH` for a dataset file in its own schema (`gsm8k:test.jsonl`,
+`svamp:SVAMP.json`), `synthetic:FAMILY` for a bundled generator, or `hf:NAME` for a dataset read
+through `datasets` (hub id or local folder). Options follow a `?` as URL-style pairs:
+`synthetic:shopping_total?size=500&seed=3`, `gsm8k:train.jsonl?split=train`,
+`hf:openai/gsm8k?config=main&split=test&schema=gsm8k`. Loaders are imported lazily, so listing
+the table imports no loader.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from typing import Any, Callable, Literal
+from urllib.parse import parse_qsl
+
+from lumos_envs.tasks.base import ConcatTaskSource, TaskSource
+
+
+@dataclass(frozen=True)
+class TaskLoaderEntry:
+    """One row of the table: a loader name and how to load it."""
+
+    name: str
+    target: str
+    """`module:function`; file loaders take `(path, split=...)`, generators `(family, size=, seed=)`"""
+    kind: Literal["file", "generator", "hub"]
+    domain: str
+    description: str
+
+
+TASK_LOADERS: dict[str, TaskLoaderEntry] = {}
+
+SYNTHETIC_MODULES: dict[str, str] = {"math": "lumos_envs.tasks.synthetic_math"}
+"""domain -> module with `FAMILIES` (name -> family info with `split`) and `load_family(name, size, seed)`"""
+
+
+def register_task_loader(entry: TaskLoaderEntry) -> None:
+    """Add a loader to the table; a duplicate name raises."""
+    if entry.name in TASK_LOADERS:
+        raise ValueError(f"task loader {entry.name!r} is already registered")
+    TASK_LOADERS[entry.name] = entry
+
+
+for _entry in (
+    TaskLoaderEntry("gsm8k", "lumos_envs.tasks.gsm8k:load_gsm8k", "file", "math",
+                    "GSM8K jsonl: question, answer (rationale with <<a*b=c>> marks, final '#### N')"),
+    TaskLoaderEntry("svamp", "lumos_envs.tasks.svamp:load_svamp", "file", "math",
+                    "SVAMP json list: ID, Body, Question, Equation, Answer, Type"),
+    TaskLoaderEntry("synthetic", "lumos_envs.tasks.registry:load_synthetic", "generator", "*",
+                    "bundled procedural families with gold plans (lumos list tasks shows them)"),
+    TaskLoaderEntry("hf", "lumos_envs.tasks.hub:load_hub_dataset", "hub", "*",
+                    "a dataset read with datasets.load_dataset (hub id or local folder); schema= picks the loader"),
+):
+    register_task_loader(_entry)
+
+
+def parse_task_spec(spec: str) -> tuple[str, str, dict[str, str]]:
+    """Split `LOADER:ARGUMENT?key=value&...` into its three parts.
+
+    Raises:
+        ValueError: for an unknown loader or a spec without `:`.
+    """
+    loader, sep, rest = spec.partition(":")
+    if not sep or not rest:
+        raise ValueError(f"task spec {spec!r} must look like LOADER:PATH or synthetic:FAMILY; loaders: {', '.join(TASK_LOADERS)}")
+    if loader not in TASK_LOADERS:
+        raise ValueError(f"unknown task loader {loader!r} in {spec!r}; known: {', '.join(TASK_LOADERS)}")
+    argument, options = rest, {}
+    head, qsep, query = rest.rpartition("?")
+    if qsep and query and all("=" in pair for pair in query.split("&")):
+        argument, options = head, dict(parse_qsl(query, keep_blank_values=True, strict_parsing=True))
+    return loader, argument, options
+
+
+def load_tasks(spec: str, **overrides: Any) -> TaskSource:
+    """Load the task source a spec names; keyword overrides win over the spec's options."""
+    loader, argument, options = parse_task_spec(spec)
+    kwargs: dict[str, Any] = {**options, **overrides}
+    entry = TASK_LOADERS[loader]
+    function = _import(entry.target)
+    if entry.kind == "generator":
+        return function(argument, **_ints(kwargs, "size", "seed"))
+    return function(argument, **kwargs)
+
+
+def synthetic_families() -> dict[str, dict[str, Any]]:
+    """Every bundled family: name -> {"domain", "split", "description"}, plus the aliases."""
+    families: dict[str, dict[str, Any]] = {}
+    for domain, module_name in SYNTHETIC_MODULES.items():
+        module = importlib.import_module(module_name)
+        for name, info in module.FAMILIES.items():
+            families[name] = {"domain": domain, "split": info.split, "description": info.description}
+        families[f"{domain}_train"] = {"domain": domain, "split": "train", "description": f"all training {domain} families"}
+        families[f"{domain}_heldout"] = {"domain": domain, "split": "heldout", "description": f"all held-out {domain} families"}
+    return families
+
+
+def load_synthetic(family: str, size: int = 200, seed: int = 0) -> TaskSource:
+    """A bundled family, or `<domain>_train` / `<domain>_heldout` for all of a domain's families."""
+    for domain, module_name in SYNTHETIC_MODULES.items():
+        module = importlib.import_module(module_name)
+        if family in module.FAMILIES:
+            return module.load_family(family, size=size, seed=seed)
+        for split in ("train", "heldout"):
+            if family == f"{domain}_{split}":
+                names = [n for n, info in module.FAMILIES.items() if info.split == split]
+                return ConcatTaskSource([module.load_family(n, size=size, seed=seed) for n in names], name=family)
+    raise ValueError(f"unknown synthetic family {family!r}; known: {', '.join(synthetic_families())}")
+
+
+def _ints(kwargs: dict[str, Any], *names: str) -> dict[str, Any]:
+    for name in names:
+        if name in kwargs:
+            try:
+                kwargs[name] = int(kwargs[name])
+            except ValueError:
+                raise ValueError(f"task spec option {name} must be an integer, got {kwargs[name]!r}") from None
+    return kwargs
+
+
+def _import(target: str) -> Callable[..., TaskSource]:
+    module_name, _, attribute = target.partition(":")
+    return getattr(importlib.import_module(module_name), attribute)

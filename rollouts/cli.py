@@ -1,0 +1,154 @@
+"""The `lumos` command line: each subcommand maps flags onto one config dataclass and calls one function.
+
+    lumos replay-gold --env lumos/Math-v0 --tasks gsm8k:test.jsonl [--limit N] [--json]
+    lumos list envs|tasks|tools
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+import typing
+from dataclasses import dataclass
+from typing import Any, Callable, Sequence
+
+
+@dataclass
+class ReplayGoldConfig:
+    """Replay every task's gold plan through an env."""
+
+    env: str = "lumos/Math-v0"
+    """env id, e.g. lumos/Math-v0"""
+    tasks: str | None = None
+    """task spec (gsm8k:PATH, svamp:PATH, synthetic:FAMILY, hf:NAME); default: the env's bundled tasks"""
+    limit: int | None = None
+    """replay only the first N tasks"""
+    json: bool = False
+    """print one JSON object instead of a text summary"""
+    tool_timeout_s: float = 2.0
+    """time limit of one bounded tool call, seconds"""
+
+
+@dataclass
+class ListConfig:
+    """List registered envs, task sources, or tools."""
+
+    what: typing.Literal["envs", "tasks", "tools"] = "envs"
+    """envs, tasks or tools"""
+
+
+def add_dataclass_arguments(parser: argparse.ArgumentParser, config_class: type, positional: Sequence[str] = ()) -> None:
+    """One flag per dataclass field, with the field's docstring-comment as help (kept in FIELD_HELP)."""
+    hints = typing.get_type_hints(config_class)
+    helps = _field_help(config_class)
+    for f in dataclasses.fields(config_class):
+        hint = hints[f.name]
+        name = f.name if f.name in positional else "--" + f.name.replace("_", "-")
+        kwargs: dict[str, Any] = {"help": helps.get(f.name, "")}
+        if f.name not in positional:
+            kwargs["default"] = f.default
+        if hint is bool:
+            kwargs["action"] = argparse.BooleanOptionalAction
+        else:
+            origin = typing.get_origin(hint)
+            args = [a for a in typing.get_args(hint) if a is not type(None)]
+            if origin is typing.Literal:
+                kwargs["choices"] = list(typing.get_args(hint))
+            else:
+                base = args[0] if args else hint
+                kwargs["type"] = base if base in (int, float, str) else str
+        parser.add_argument(name, **kwargs)
+
+
+def _field_help(config_class: type) -> dict[str, str]:
+    """Field docstrings (the string literal under each field), read from the source."""
+    import ast
+    import inspect
+    import textwrap
+
+    try:
+        tree = ast.parse(textwrap.dedent(inspect.getsource(config_class)))
+    except (OSError, TypeError):
+        return {}
+    helps: dict[str, str] = {}
+    body = tree.body[0].body  # type: ignore[attr-defined]
+    for node, following in zip(body, body[1:]):
+        if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+            if isinstance(following, ast.Expr) and isinstance(following.value, ast.Constant) and isinstance(following.value.value, str):
+                helps[node.target.id] = following.value.value.strip()
+    return helps
+
+
+def _config_from(args: argparse.Namespace, config_class: type) -> Any:
+    return config_class(**{f.name: getattr(args, f.name) for f in dataclasses.fields(config_class)})
+
+
+def run_replay_gold(config: ReplayGoldConfig) -> int:
+    from rollouts.replay import replay_gold
+
+    result = replay_gold(config.env, config.tasks, config.limit, tool_timeout_s=config.tool_timeout_s)
+    if config.json:
+        print(json.dumps(result.to_dict()))
+    else:
+        print(f"{config.env} on {config.tasks or 'bundled tasks'}: {result.successes}/{result.episodes} "
+              f"gold plans succeed ({result.success_rate:.1%})")
+        for cause, count in result.failures.most_common():
+            print(f"  {count:5d}  {cause}")
+        for failed in result.failed_tasks[:10]:
+            print(f"  e.g. {failed['task_id']}: {failed['cause']} {failed['detail'][:160]}")
+    return 0
+
+
+def run_list(config: ListConfig) -> int:
+    import lumos_envs  # noqa: F401
+    from lumos_envs.registration import LUMOS_ENVS
+    from lumos_envs.tasks.registry import TASK_LOADERS, synthetic_families
+
+    if config.what == "envs":
+        for env_id, entry_point in LUMOS_ENVS.items():
+            print(f"{env_id:24s} {entry_point}")
+    elif config.what == "tasks":
+        for entry in TASK_LOADERS.values():
+            print(f"{entry.name + ':':12s} [{entry.kind}] {entry.description}")
+        for name, info in synthetic_families().items():
+            print(f"  synthetic:{name:24s} {info['domain']:6s} {info['split']:8s} {info['description']}")
+    else:
+        import gymnasium as gym
+
+        for env_id in LUMOS_ENVS:
+            env = gym.make(env_id, disable_env_checker=True)
+            print(env_id)
+            for tool in env.unwrapped.tool_infos:
+                print(f"  {tool['interface']}")
+            env.close()
+    return 0
+
+
+COMMANDS: dict[str, tuple[type, Callable[[Any], int], Sequence[str]]] = {
+    "replay-gold": (ReplayGoldConfig, run_replay_gold, ()),
+    "list": (ListConfig, run_list, ("what",)),
+}
+
+
+def make_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="lumos", description="LUMOS agents in Gymnasium environments.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name, (config_class, _, positional) in COMMANDS.items():
+        add_dataclass_arguments(sub.add_parser(name, help=(config_class.__doc__ or "").strip()), config_class, positional)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = make_parser().parse_args(argv)
+    config_class, function, _ = COMMANDS[args.command]
+    try:
+        return function(_config_from(args, config_class))
+    except (ValueError, FileNotFoundError, KeyError) as error:
+        print(f"lumos {args.command}: error: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
