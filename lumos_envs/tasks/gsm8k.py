@@ -1,0 +1,642 @@
+"""GSM8K loader (`gsm8k:PATH`): grade-school word problems with gold LUMOS plans read off the rationale.
+
+A GSM8K record (Cobbe et al. 2021, `grade_school_math/data/*.jsonl`) is `{"question", "answer"}`
+where `answer` is a rationale whose calculations carry calculator marks `<<48/2=24>>` and whose
+last line is `#### 72`. `load_gsm8k` turns every rationale line that computes something into a
+subgoal ("Calculate the number of days left in the year.") whose actions are one Calculator call
+per mark and per unmarked calculation (`160-60 = 100`, `$4 + $2 = $6`). A number that repeats an
+earlier result (and is not in the question) becomes a reference to that result's variable, so
+plans chain like LUMOS plans (`R3 = Calculator(R2 * 2)`). The plan's answer is the last variable
+equal to the `####` answer; failing that, general rules add one step (rounding, a standard unit
+conversion, a percentage). Items that still cannot be converted keep `plan=None` and a
+`metadata["plan_error"]` cause; they are returned all the same and fail gold replay.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+from typing import Iterable, Sequence
+
+from lumos_envs.domains import Domain
+from lumos_envs.execution.errors import ToolError
+from lumos_envs.tasks.base import GoldPlan, Task, TaskList
+from lumos_envs.tasks.math_plans import (
+    ArithToken,
+    PlanBuilder,
+    format_number,
+    formula_tokens_only,
+    numbers_close,
+    parse_number,
+    render_formula,
+    shown_as,
+    to_fraction,
+    tokenize_arithmetic,
+)
+
+PLAN_ERRORS = ("final_answer_not_computed", "no_arithmetic", "mark_mismatch", "unparsable_expression")
+"""the causes `metadata["plan_error"]` can name"""
+
+MAX_WORDS_BETWEEN_OPERANDS = 6
+"""words (units, descriptions) allowed between a number and the next operator in unmarked arithmetic"""
+
+MAX_WORDS_AFTER_OPERATOR = 1
+"""words allowed between an operator and the next number (`$12 - the $4 = ...` is rare)"""
+
+# Standard factors: (smaller unit, larger unit, how many smaller units make one larger one).
+UNIT_FACTORS: tuple[tuple[str, str, int], ...] = (
+    ("second", "minute", 60),
+    ("minute", "hour", 60),
+    ("hour", "day", 24),
+    ("day", "week", 7),
+    ("day", "year", 365),
+    ("week", "year", 52),
+    ("month", "year", 12),
+    ("year", "decade", 10),
+    ("year", "century", 100),
+    ("inch", "foot", 12),
+    ("foot", "yard", 3),
+    ("foot", "mile", 5280),
+    ("millimeter", "centimeter", 10),
+    ("centimeter", "meter", 100),
+    ("meter", "kilometer", 1000),
+    ("ounce", "pound", 16),
+    ("pound", "ton", 2000),
+    ("gram", "kilogram", 1000),
+    ("milliliter", "liter", 1000),
+    ("cup", "pint", 2),
+    ("pint", "quart", 2),
+    ("quart", "gallon", 4),
+    ("cup", "quart", 4),
+    ("cup", "gallon", 16),
+    ("cent", "dollar", 100),
+    ("penny", "dollar", 100),
+    ("nickel", "dollar", 20),
+    ("dime", "dollar", 10),
+    ("quarter", "dollar", 4),
+    ("item", "dozen", 12),
+)
+
+_UNIT_FORMS = {
+    "seconds": "second", "minutes": "minute", "mins": "minute", "min": "minute", "hours": "hour",
+    "hrs": "hour", "hr": "hour", "days": "day", "weeks": "week", "years": "year", "months": "month",
+    "decades": "decade", "centuries": "century", "inches": "inch", "feet": "foot", "ft": "foot",
+    "yards": "yard", "miles": "mile", "millimeters": "millimeter", "mm": "millimeter",
+    "centimeters": "centimeter", "cm": "centimeter", "meters": "meter", "m": "meter",
+    "kilometers": "kilometer", "km": "kilometer", "ounces": "ounce", "oz": "ounce", "pounds": "pound",
+    "lbs": "pound", "lb": "pound", "tons": "ton", "grams": "gram", "g": "gram", "kilograms": "kilogram",
+    "kg": "kilogram", "milliliters": "milliliter", "ml": "milliliter", "liters": "liter", "l": "liter",
+    "cups": "cup", "pints": "pint", "quarts": "quart", "gallons": "gallon", "cents": "cent",
+    "pennies": "penny", "nickels": "nickel", "dimes": "dime", "quarters": "quarter", "dollars": "dollar",
+    "dozens": "dozen",
+}
+
+_NUMBER_WORDS = {
+    "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9,
+    "ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13, "fourteen": 14, "fifteen": 15,
+    "sixteen": 16, "seventeen": 17, "eighteen": 18, "nineteen": 19, "twenty": 20, "thirty": 30,
+    "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70, "eighty": 80, "ninety": 90, "hundred": 100,
+    "dozen": 12,
+}
+
+_MARK_RE = re.compile(r"<<([^<>]*)>>")
+_FINAL_LINE_RE = re.compile(r"^[ \t]*####[ \t]*(.*?)[ \t]*$", re.MULTILINE)
+_ROUNDING_WORDS_RE = re.compile(r"\b(round\w*|up|down|whole|nearest|full|complete|entire)\b", re.IGNORECASE)
+_PERCENT_RE = re.compile(r"%|\bpercent", re.IGNORECASE)
+
+
+# ---------------------------------------------------------------------------------------------
+# Loading
+
+
+def load_gsm8k(path: str | Path, split: str = "test") -> TaskList:
+    """Read a GSM8K jsonl file into tasks with gold plans.
+
+    Args:
+        path: a `.jsonl` file, one `{"question": ..., "answer": ...}` object per line (an `id`
+            field, where present, is used as the task id).
+        split: recorded on each task and used in generated ids (`gsm8k-{split}-{line index}`).
+
+    Returns:
+        A `TaskList` named `gsm8k:{path}`; tasks whose rationale cannot be converted have
+        `plan=None` and `metadata["plan_error"]` (one of `PLAN_ERRORS`).
+
+    Raises:
+        ValueError: naming the file, line and field, for invalid JSON, a missing or non-text
+            `question`/`answer`, or an `answer` without a numeric `#### N` line.
+    """
+    path = Path(path)
+    tasks: list[Task] = []
+    with path.open(encoding="utf-8") as handle:
+        for line_index, line in enumerate(handle):
+            if not line.strip():
+                continue
+            where = f"{path}:{line_index + 1}"
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as error:
+                raise ValueError(f"{where}: invalid JSON ({error.msg} at column {error.colno})") from None
+            if not isinstance(record, dict):
+                raise ValueError(f"{where}: expected a JSON object, got {type(record).__name__}")
+            tasks.append(_task_from_record(record, where, line_index, split))
+    return TaskList(tasks, name=f"gsm8k:{path}")
+
+
+def gsm8k_plan_stats(tasks: Iterable[Task]) -> dict[str, int]:
+    """Counts of convertible items and of each `plan_error` cause, plus `total`."""
+    counts = Counter({"total": 0, "convertible": 0, **{cause: 0 for cause in PLAN_ERRORS}})
+    for task in tasks:
+        counts["total"] += 1
+        if task.plan is not None:
+            counts["convertible"] += 1
+        else:
+            counts[str(task.metadata.get("plan_error", "unknown"))] += 1
+    return dict(counts)
+
+
+def split_gsm8k_answer(answer: str) -> tuple[str, str]:
+    """Split a GSM8K `answer` field into (rationale, final answer as a plain number text).
+
+    Raises:
+        ValueError: if there is no `#### N` line or N is not a number (commas and `$` are allowed).
+    """
+    matches = list(_FINAL_LINE_RE.finditer(answer))
+    if not matches:
+        raise ValueError("no final '#### N' line")
+    final = matches[-1]
+    raw = final.group(1)
+    try:
+        value = parse_number(raw)
+    except ValueError:
+        raise ValueError(f"final answer {raw!r} after '####' is not a number") from None
+    if raw.strip().endswith("%"):
+        value *= 100  # '#### 60%' means the number 60
+    rationale = answer[: final.start()].rstrip()
+    return rationale, format_number(value)
+
+
+def gsm8k_plan(question: str, rationale: str, answer: str) -> tuple[GoldPlan | None, str | None]:
+    """Derive a gold LUMOS plan from a GSM8K rationale.
+
+    Returns:
+        `(plan, None)`, or `(None, cause)` with a cause from `PLAN_ERRORS`.
+    """
+    return _RationaleConverter(question, answer).convert(rationale)
+
+
+def _task_from_record(record: dict, where: str, line_index: int, split: str) -> Task:
+    for name in ("question", "answer"):
+        if name not in record:
+            raise ValueError(f"{where}: missing field {name!r}")
+        if not isinstance(record[name], str) or not record[name].strip():
+            raise ValueError(f"{where}: field {name!r} must be non-empty text")
+    try:
+        rationale, answer = split_gsm8k_answer(record["answer"])
+    except ValueError as error:
+        raise ValueError(f"{where}: field 'answer': {error}") from None
+    task_id = str(record["id"]) if record.get("id") not in (None, "") else f"gsm8k-{split}-{line_index}"
+    question = record["question"].strip()
+    plan, error = gsm8k_plan(question, rationale, answer)
+    metadata = {"rationale": rationale, "line": line_index + 1}
+    if error is not None:
+        metadata["plan_error"] = error
+    return Task(id=task_id, domain=Domain.MATH, source="gsm8k", split=split, question=question,
+                answer=answer, plan=plan, metadata=metadata)
+
+
+# ---------------------------------------------------------------------------------------------
+# Rationale -> plan
+
+
+@dataclass
+class _Var:
+    name: str
+    exact: Fraction
+    """the value the executor computes"""
+    shown: Fraction
+    """the value the rationale writes (may be rounded)"""
+    subgoal_index: int
+
+
+@dataclass
+class _Computation:
+    position: int
+    tokens: list[ArithToken]
+    shown_text: str
+
+
+@dataclass
+class _Outcome:
+    unparsable: list[str] = field(default_factory=list)
+    """shown values of marks we could not parse"""
+    mismatched: list[str] = field(default_factory=list)
+    """shown values of marks whose expression does not give them"""
+
+
+class _RationaleConverter:
+    """One rationale's conversion; holds the variables computed so far."""
+
+    def __init__(self, question: str, answer: str) -> None:
+        self.answer = parse_number(answer)
+        self.question_values = _question_numbers(question)
+        self.builder = PlanBuilder()
+        self.vars: list[_Var] = []
+        self.outcome = _Outcome()
+        self.lines: list[tuple[str, list[ArithToken]]] = []
+
+    def convert(self, rationale: str) -> tuple[GoldPlan | None, str | None]:
+        for raw_line in rationale.split("\n"):
+            if raw_line.strip():
+                self._convert_line(raw_line.strip())
+        for var in reversed(self.vars):
+            if numbers_close(var.exact, self.answer):
+                return self.builder.build(var.name, truncate=True), None
+        plan = self._rounding() or self._unit_conversion() or self._percentage()
+        if plan is not None:
+            return plan, None
+        return None, self._failure_cause()
+
+    # -- one line ------------------------------------------------------------------------------
+
+    def _convert_line(self, line: str) -> None:
+        cleaned, mark_spans = _strip_marks(line)
+        tokens = tokenize_arithmetic(cleaned)
+        self.lines.append((cleaned, tokens))
+        computations: list[_Computation] = []
+        for position, expr, shown in mark_spans:
+            computation = self._mark_computation(position, expr, shown)
+            if computation is not None:
+                computations.append(computation)
+        marked_positions = [position for position, _, _ in mark_spans]
+        computations += self._unmarked_computations(tokens, marked_positions)
+        computations.sort(key=lambda c: c.position)
+        subgoal_started = False
+        for computation in computations:
+            formula, exact = self._formula_with_references(computation)
+            if formula is None or exact is None:
+                continue
+            if not subgoal_started:
+                self.builder.subgoal(subgoal_text(cleaned))
+                subgoal_started = True
+            name = self.builder.action("Calculator", formula)
+            self.vars.append(_Var(name, exact, parse_number(computation.shown_text), len(self.lines) - 1))
+
+    def _mark_computation(self, position: int, expr: str, shown: str) -> _Computation | None:
+        tokens = tokenize_arithmetic(expr)
+        try:
+            parse_number(shown)
+        except ValueError:
+            self.outcome.unparsable.append(shown)
+            return None
+        if not tokens or not formula_tokens_only(tokens) or not any(t.kind == "num" for t in tokens):
+            self.outcome.unparsable.append(shown)
+            return None
+        if not any(t.kind == "op" for t in tokens):
+            return None  # `<<125=125>>` restates a value; nothing to compute
+        literal = _evaluate(render_formula(tokens))
+        if literal is None:
+            self.outcome.unparsable.append(shown)
+            return None
+        if not shown_as(literal, shown):
+            self.outcome.mismatched.append(shown)
+            return None
+        return _Computation(position, tokens, shown)
+
+    def _unmarked_computations(self, tokens: Sequence[ArithToken], marked: Sequence[int]) -> list[_Computation]:
+        """`a op b (op c)* = d` written without a mark, for each `=` whose right side is a plain number."""
+        found: list[_Computation] = []
+        segment_start = 0
+        for e, token in enumerate(tokens):
+            if token.kind != "eq":
+                continue
+            start, segment_start = segment_start, e + 1
+            rhs = tokens[e + 1] if e + 1 < len(tokens) else None
+            if rhs is None or rhs.kind != "num" or any(rhs.start <= p < rhs.end for p in marked):
+                continue
+            for chain in _candidate_chains(tokens, start, e):
+                literal = _evaluate(render_formula(chain))
+                if literal is not None and shown_as(literal, rhs.text):
+                    found.append(_Computation(rhs.start, list(chain), rhs.text))
+                    break
+        return found
+
+    def _formula_with_references(self, computation: _Computation) -> tuple[str | None, Fraction | None]:
+        """The formula with earlier results as variables, and the value the executor will get."""
+        replacements: dict[int, str] = {}
+        values: dict[str, Fraction] = {}
+        for i, token in enumerate(computation.tokens):
+            if token.kind != "num" or token.is_percent:
+                continue
+            value = token.value
+            if value in self.question_values:
+                continue
+            for var in reversed(self.vars):
+                if var.shown == value or var.exact == value:
+                    replacements[i] = var.name
+                    values[var.name] = var.exact
+                    break
+        formula = render_formula(computation.tokens, replacements)
+        exact = _evaluate(_substitute(formula, values))
+        if exact is None or not shown_as(exact, computation.shown_text):
+            # References drifted too far from the rationale's own (rounded) numbers: keep literals.
+            formula = render_formula(computation.tokens)
+            exact = _evaluate(formula)
+        if exact is None:
+            self.outcome.unparsable.append(computation.shown_text)
+            return None, None
+        return formula, exact
+
+    # -- when no variable equals the answer -----------------------------------------------------
+
+    def _rounding(self) -> GoldPlan | None:
+        text = " ".join(cleaned for cleaned, _ in self.lines)
+        words = {w.lower() for w in _ROUNDING_WORDS_RE.findall(text)}
+        if not words:
+            return None
+        order = ["floor", "ceil", "round"] if "down" in words else ["ceil", "floor", "round"]
+        rounders = {"ceil": math.ceil, "floor": math.floor, "round": _round_half_up}
+        for var in reversed(self.vars):
+            if var.exact.denominator == 1:
+                continue
+            for name in order:
+                if rounders[name](var.exact) == self.answer:
+                    direction = {"ceil": "up", "floor": "down", "round": "to the nearest"}[name]
+                    self._truncate_to(var)
+                    self.builder.subgoal(f"Round the result {direction} to a whole number.")
+                    self.builder.action("Calculator", f"{name}({var.name})")
+                    return self.builder.build(self.builder.last_var)
+        return None
+
+    def _unit_conversion(self) -> GoldPlan | None:
+        """`A unit1 = B unit2` (or `is`, `,`, `or`) in a line, with A a result and B the answer."""
+        for _, tokens in self.lines:
+            for j, target in enumerate(tokens):
+                if target.kind != "num" or target.value != self.answer:
+                    continue
+                unit_to = _unit_after(tokens, j)
+                if unit_to is None:
+                    continue
+                for i in range(j - 1, -1, -1):
+                    source = tokens[i]
+                    if source.kind != "num":
+                        continue
+                    unit_from = _unit_after(tokens, i)
+                    var = self._var_with_value(source.value)
+                    if unit_from is None or var is None:
+                        continue
+                    formula = _conversion_formula(var.name, var.exact, unit_from, unit_to, self.answer)
+                    if formula is None:
+                        continue
+                    self._truncate_to(var)
+                    self.builder.subgoal(f"Convert the result from {unit_from[1]} to {unit_to[1]}.")
+                    self.builder.action("Calculator", formula)
+                    return self.builder.build(self.builder.last_var)
+        return None
+
+    def _percentage(self) -> GoldPlan | None:
+        text = " ".join(cleaned for cleaned, _ in self.lines)
+        if not _PERCENT_RE.search(text):
+            return None
+        for var in reversed(self.vars):
+            if numbers_close(var.exact * 100, self.answer):
+                self._truncate_to(var)
+                self.builder.subgoal("Convert the result to a percentage.")
+                self.builder.action("Calculator", f"{var.name} * 100")
+                return self.builder.build(self.builder.last_var)
+        return None
+
+    def _var_with_value(self, value: Fraction) -> _Var | None:
+        for var in reversed(self.vars):
+            if var.shown == value or var.exact == value:
+                return var
+        return None
+
+    def _truncate_to(self, var: _Var) -> None:
+        """Forget the actions after `var`, so a rescue step follows the result it converts."""
+        truncated = self.builder.build(var.name, truncate=True)
+        builder = PlanBuilder()
+        for subgoal in truncated.subgoals:
+            builder.subgoal(subgoal.text)
+            for action in subgoal.actions:
+                builder.action("Calculator", action.split("Calculator(", 1)[1][:-1])
+        self.builder = builder
+        self.vars = [v for v in self.vars if int(v.name[1:]) <= int(var.name[1:])]
+
+    def _failure_cause(self) -> str:
+        answer_text = format_number(self.answer)
+        if any(_same_number(s, answer_text) for s in self.outcome.unparsable):
+            return "unparsable_expression"
+        if any(_same_number(s, answer_text) for s in self.outcome.mismatched):
+            return "mark_mismatch"
+        if not self.vars:
+            if self.outcome.mismatched:
+                return "mark_mismatch"
+            if self.outcome.unparsable:
+                return "unparsable_expression"
+            return "no_arithmetic"
+        return "final_answer_not_computed"
+
+
+# ---------------------------------------------------------------------------------------------
+# Subgoal text
+
+_LEADING_CONNECTIVES_RE = re.compile(
+    r"^(?:(?:so|thus|therefore|hence|then|and|next|now|finally|first|second|third|lastly|overall|"
+    r"altogether|in total|in all|together|that means|this means|which means)\b,?\s*)+",
+    re.IGNORECASE,
+)
+_COPULA_RE = re.compile(
+    r"\s+(?:is|are|was|were|will be|would be|comes to|came to|comes out to|came out to|equals|totals)\s+"
+    r"|\s*=\s*|:",
+    re.IGNORECASE,
+)
+_DETERMINERS = {"the", "a", "an", "his", "her", "their", "its", "our", "my", "your", "each", "every",
+                "this", "that", "these", "those", "total", "one"}
+_IMPERATIVE_VERBS = {"find", "calculate", "compute", "figure", "determine", "multiply", "divide", "add",
+                     "subtract", "double", "triple", "halve", "work", "count", "sum", "convert", "take"}
+_ARITHMETIC_IN_TEXT_RE = re.compile(r"\d\s*[-+*/x×÷–]\s*\$?\d|=")
+MAX_SUBGOAL_HEAD_WORDS = 16
+"""longest noun phrase (in words) taken from a sentence for `Calculate <noun phrase>.`"""
+
+
+def subgoal_text(sentence: str) -> str:
+    """A LUMOS-style subgoal from a rationale sentence (marks already removed).
+
+    `The number of days left in the year is 365 - 180 = 185` -> `Calculate the number of days left
+    in the year.`; `First find the length of each piece: 6 + 2 = 8` -> `Find the length of each
+    piece.`; anything else -> `Calculate: <sentence>.`
+    """
+    text = re.sub(r"\s+", " ", sentence).strip().replace(";", ",")
+    body = _LEADING_CONNECTIVES_RE.sub("", text)
+    head = _COPULA_RE.split(body, maxsplit=1)[0].strip(" ,.") if _COPULA_RE.search(body) else ""
+    words = head.split()
+    if words and words[0].lower() in _DETERMINERS and len(words) <= MAX_SUBGOAL_HEAD_WORDS \
+            and not _ARITHMETIC_IN_TEXT_RE.search(head) and "$" not in head:
+        return f"Calculate {words[0].lower()} {' '.join(words[1:])}".rstrip() + "."
+    if words and words[0].lower() in _IMPERATIVE_VERBS and not _ARITHMETIC_IN_TEXT_RE.search(head):
+        return head[0].upper() + head[1:] + "."
+    imperative = re.match(r"([A-Za-z][^:,]*?)(?:,|\s+\$?\d)", body)
+    if imperative and imperative.group(1).split()[0].lower() in _IMPERATIVE_VERBS and len(imperative.group(1).split()) > 1:
+        clause = imperative.group(1).strip()
+        return clause[0].upper() + clause[1:] + "."
+    return f"Calculate: {text.rstrip(' .')}."
+
+
+# ---------------------------------------------------------------------------------------------
+# Helpers
+
+
+def _strip_marks(line: str) -> tuple[str, list[tuple[int, str, str]]]:
+    """The line without `<<expr=value>>` marks, and (position in the cleaned line, expr, value) per mark."""
+    pieces: list[str] = []
+    marks: list[tuple[int, str, str]] = []
+    length = 0
+    last = 0
+    for match in _MARK_RE.finditer(line):
+        piece = line[last: match.start()]
+        pieces.append(piece)
+        length += len(piece)
+        content = match.group(1)
+        expr, _, shown = content.rpartition("=")
+        if not _:
+            expr, shown = content, ""
+        marks.append((length, expr.strip(), shown.strip()))
+        last = match.end()
+    pieces.append(line[last:])
+    return "".join(pieces), marks
+
+
+def _candidate_chains(tokens: Sequence[ArithToken], start: int, end: int) -> list[list[ArithToken]]:
+    """Arithmetic chains in tokens[start:end], the one ending nearest `end` first, longest first.
+
+    A chain is `operand (words) op (word) operand ...`; an operand is a number with any
+    parentheses around it; words between a number and the next operator are units
+    (`25 total cars – 20 cars`). Punctuation ends a chain.
+    """
+    chains: list[tuple[int, int, list[ArithToken]]] = []
+    for s in range(start, end):
+        if tokens[s].kind not in ("num", "lparen"):
+            continue
+        chain = _chain_from(tokens, s, end)
+        if chain is not None:
+            last_index, items = chain
+            chains.append((last_index, s, items))
+    chains.sort(key=lambda c: (-c[0], c[1]))
+    return [items for _, _, items in chains]
+
+
+def _chain_from(tokens: Sequence[ArithToken], s: int, end: int) -> tuple[int, list[ArithToken]] | None:
+    """The longest chain starting at token s (before `end`): (index of its last number, its tokens)."""
+    items: list[ArithToken] = []
+    committed, last_number = 0, -1
+    i = s
+    while True:
+        j = i
+        while j < end and tokens[j].kind == "lparen":
+            items.append(tokens[j])
+            j += 1
+        if j >= end or tokens[j].kind != "num":
+            break
+        items.append(tokens[j])
+        last_number = j
+        k, skipped = j + 1, 0
+        while k < end:  # closing parentheses and unit words, in any order: `(2 apples + 3 apples) * 4`
+            if tokens[k].kind == "rparen" and _depth(items) > 0:
+                items.append(tokens[k])
+            elif tokens[k].kind == "word" and skipped < MAX_WORDS_BETWEEN_OPERANDS:
+                skipped += 1
+            else:
+                break
+            k += 1
+        committed = len(items)
+        if k >= end or tokens[k].kind != "op":
+            break
+        op = tokens[k]
+        k, skipped = k + 1, 0
+        while k < end and tokens[k].kind == "word" and skipped < MAX_WORDS_AFTER_OPERATOR:
+            k, skipped = k + 1, skipped + 1
+        if k >= end or tokens[k].kind not in ("num", "lparen"):
+            break
+        items.append(op)
+        i = k
+    items = items[:committed]
+    while _depth(items) > 0 and items and items[0].kind == "lparen":
+        items.pop(0)  # an opening parenthesis whose partner lies outside the chain
+    if _depth(items) != 0 or not any(t.kind == "op" for t in items):
+        return None
+    return last_number, items
+
+
+def _depth(items: Sequence[ArithToken]) -> int:
+    return sum(1 if t.kind == "lparen" else -1 if t.kind == "rparen" else 0 for t in items)
+
+
+def _evaluate(formula: str) -> Fraction | None:
+    """Exact value of a Calculator formula via `lumos_envs.tools.mathexpr`, or None."""
+    from lumos_envs.tools.mathexpr import evaluate_number  # lazy: sympy is heavy to import
+
+    try:
+        value = evaluate_number(formula)
+    except (ValueError, TypeError, ArithmeticError, ToolError):
+        return None
+    if value is None:
+        return None
+    try:
+        return to_fraction(value)
+    except ValueError:
+        return None
+
+
+def _substitute(formula: str, values: dict[str, Fraction]) -> str:
+    if not values:
+        return formula
+    return re.sub(r"\bR\d+\b", lambda m: f"({values[m.group()]})" if m.group() in values else m.group(), formula)
+
+
+def _question_numbers(question: str) -> set[Fraction]:
+    values: set[Fraction] = set()
+    for token in tokenize_arithmetic(question):
+        if token.kind == "num":
+            values.add(token.value)
+            if token.is_percent:
+                values.add(token.value * 100)
+        elif token.kind == "word" and token.text.lower() in _NUMBER_WORDS:
+            values.add(Fraction(_NUMBER_WORDS[token.text.lower()]))
+    return values
+
+
+def _same_number(text: str, other: str) -> bool:
+    try:
+        return parse_number(text) == parse_number(other)
+    except ValueError:
+        return False
+
+
+def _round_half_up(value: Fraction) -> int:
+    return math.floor(value + Fraction(1, 2))
+
+
+def _unit_after(tokens: Sequence[ArithToken], i: int) -> tuple[str, str] | None:
+    """(canonical unit, as written) of the word right after number token i (any word: `eggs` can become `dozen`)."""
+    if i + 1 >= len(tokens) or tokens[i + 1].kind != "word":
+        return None
+    word = tokens[i + 1].text
+    lowered = word.lower()
+    return _UNIT_FORMS.get(lowered, lowered), word
+
+
+def _conversion_formula(name: str, value: Fraction, unit_from: tuple[str, str], unit_to: tuple[str, str],
+                        answer: Fraction) -> str | None:
+    for small, large, factor in UNIT_FACTORS:
+        if (unit_from[0], unit_to[0]) == (small, large) and numbers_close(value / factor, answer):
+            return f"{name} / {factor}"
+        if (unit_from[0], unit_to[0]) == (large, small) and numbers_close(value * factor, answer):
+            return f"{name} * {factor}"
+    if unit_to[0] == "dozen" and unit_from[0] != "dozen" and numbers_close(value / 12, answer):
+        return f"{name} / 12"
+    return None

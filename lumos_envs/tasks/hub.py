@@ -1,0 +1,68 @@
+"""`hf:NAME` task specs: read a dataset with `datasets.load_dataset` and convert its rows with the
+same per-row code as the file loaders, so hub copies and local files give identical tasks.
+
+NAME is a hub id (`openai/gsm8k`, needs the network) or a local folder or file that `datasets`
+can read (`hf:/data/gsm8k?split=test`). The schema is detected from the columns, or named with
+`schema=gsm8k|svamp`. Options: `config`, `split` (default `test`), `schema`, `revision`.
+"""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+from lumos_envs.tasks.base import Task, TaskList
+
+ROW_CONVERTERS: dict[str, tuple[str, frozenset[str]]] = {
+    "gsm8k": ("lumos_envs.tasks.gsm8k:gsm8k_task_from_row", frozenset({"question", "answer"})),
+    "svamp": ("lumos_envs.tasks.svamp:svamp_task_from_row", frozenset({"Body", "Question", "Equation", "Answer"})),
+}
+"""schema -> (`module:function(row, index, split) -> Task`, columns that identify the schema)"""
+
+
+def load_hub_dataset(
+    name: str,
+    *,
+    config: str | None = None,
+    split: str = "test",
+    schema: str | None = None,
+    revision: str | None = None,
+) -> TaskList:
+    """Load `name` with `datasets` and convert every row to a `Task`.
+
+    Raises:
+        ValueError: when the schema is unknown or cannot be detected from the columns.
+    """
+    import datasets  # heavy; only hub specs need it
+
+    path = Path(name)
+    if path.is_file():
+        builder = {".jsonl": "json", ".json": "json", ".parquet": "parquet", ".csv": "csv"}.get(path.suffix)
+        if builder is None:
+            raise ValueError(f"cannot read {path}: use .jsonl, .json, .parquet or .csv")
+        dataset = datasets.load_dataset(builder, data_files={split: str(path)}, split=split)
+    else:
+        dataset = datasets.load_dataset(name, config, split=split, revision=revision)
+    columns = set(dataset.column_names)
+    schema = schema or _detect_schema(columns, name)
+    if schema not in ROW_CONVERTERS:
+        raise ValueError(f"unknown schema {schema!r} for hf:{name}; known: {', '.join(ROW_CONVERTERS)}")
+    target, required = ROW_CONVERTERS[schema]
+    missing = required - columns
+    if missing:
+        raise ValueError(f"hf:{name} has no column(s) {sorted(missing)} needed by schema {schema!r}; it has {sorted(columns)}")
+    convert = _import(target)
+    return TaskList([convert(row, index, split) for index, row in enumerate(dataset)], name=f"hf:{name}")
+
+
+def _detect_schema(columns: set[str], name: str) -> str:
+    matches = [schema for schema, (_, required) in ROW_CONVERTERS.items() if required <= columns]
+    if len(matches) != 1:
+        raise ValueError(f"cannot tell the schema of hf:{name} from its columns {sorted(columns)}; add ?schema=NAME")
+    return matches[0]
+
+
+def _import(target: str) -> Callable[[Mapping[str, Any], int, str], Task]:
+    module_name, _, attribute = target.partition(":")
+    return getattr(importlib.import_module(module_name), attribute)
