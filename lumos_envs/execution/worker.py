@@ -102,7 +102,7 @@ class WorkerPool:
 
     A worker starts on its first call (costing one Python start-up plus `preload_modules`) and
     then serves calls until it times out, dies or the pool closes; a call to a warm worker costs
-    two pipe round trips. The pool belongs to the process that made it: after a fork the child
+    one pipe round trip (about 0.1 ms, see `benchmarks/bench_worker_overhead.py`). The pool belongs to the process that made it: after a fork the child
     process gets fresh workers (the parent's are left alone), see `get_worker_pool`.
     """
 
@@ -114,6 +114,7 @@ class WorkerPool:
         self._abandoned: list[_Worker] = []
         self._set_up_workers()
         _live_pools.add(self)
+        _close_at_multiprocessing_exit()
 
     @property
     def closed(self) -> bool:
@@ -169,7 +170,7 @@ class WorkerPool:
         max_bytes = 12 * max_output_chars + 65_536
         worker = self._acquire()
         try:
-            return worker.call(request, timeout_s=timeout_s, max_bytes=max_bytes)
+            return worker.call(request, preload=self._preload, timeout_s=timeout_s, max_bytes=max_bytes)
         finally:
             self._release(worker)
 
@@ -235,7 +236,7 @@ class WorkerPool:
 
     def _set_up_workers(self) -> None:
         self._owner_pid = os.getpid()
-        self._workers = [_Worker(self) for _ in range(self.config.num_workers)]
+        self._workers = [_Worker(self.config, self._allowed_prefixes) for _ in range(self.config.num_workers)]
         self._idle: queue.SimpleQueue[_Worker] = queue.SimpleQueue()
         for worker in self._workers:
             self._idle.put(worker)
@@ -282,8 +283,10 @@ class WorkerPool:
 class _Worker:
     """One child process and its pipes; used by one thread at a time (the pool hands it out)."""
 
-    def __init__(self, pool: WorkerPool):
-        self._pool = pool
+    # It holds no reference to its pool, so that a dropped pool is freed (and closed) at once.
+    def __init__(self, config: WorkerPoolConfig, allowed_prefixes: tuple[str, ...]):
+        self._config = config
+        self._allowed_prefixes = allowed_prefixes
         self.lock = threading.Lock()
         self._proc: subprocess.Popen[bytes] | None = None
         self._in_fd = -1
@@ -300,12 +303,14 @@ class _Worker:
     def is_running(self) -> bool:
         return self._proc is not None
 
-    def call(self, request: dict[str, Any], *, timeout_s: float, max_bytes: int) -> str | list[str]:
+    def call(
+        self, request: dict[str, Any], *, preload: Sequence[str], timeout_s: float, max_bytes: int
+    ) -> str | list[str]:
         target = request["target"]
         if self._proc is not None and self._proc.poll() is not None:
             logger.warning("tool worker %d exited while idle (%s)", self._proc.pid, self.stop())
         if self._proc is None:
-            self.start(self._pool._preload)
+            self.start(preload)
         response = self._round_trip(request, timeout_s=timeout_s, max_bytes=max_bytes, what=target)
         if response.get("ok"):
             return response["result"]
@@ -326,10 +331,10 @@ class _Worker:
 
     def start(self, preload: Sequence[str]) -> dict[str, str]:
         """Start the child and wait until it is ready; return the preload modules that failed."""
-        config = self._pool.config
+        config = self._config
         child_config = {
             "parent_pid": os.getpid(),
-            "allowed_prefixes": list(self._pool._allowed_prefixes),
+            "allowed_prefixes": list(self._allowed_prefixes),
             "max_memory_bytes": config.max_memory_bytes,
             "max_cpu_s": config.max_cpu_s,
             "preload_modules": list(preload),
@@ -465,7 +470,7 @@ class _Worker:
         self._unreaped = [p for p in self._unreaped if p.poll() is None]
 
     def _limits(self) -> str:
-        config = self._pool.config
+        config = self._config
         memory = "none" if config.max_memory_bytes is None else f"{config.max_memory_bytes / 2**20:.0f} MiB"
         cpu = "none" if config.max_cpu_s is None else f"{config.max_cpu_s} s"
         return f"memory limit {memory}, CPU limit per call {cpu}"
@@ -558,6 +563,27 @@ def _close_all_pools() -> None:
     for pool in list(_live_pools):
         if pool._owner_pid == os.getpid():
             pool.close()
+
+
+_mp_exit_hook_pid = -1
+
+
+def _close_at_multiprocessing_exit() -> None:
+    """In a multiprocessing child (an `AsyncVectorEnv` worker), close the pools when it exits.
+
+    A forked multiprocessing child ends with `os._exit`, so `atexit` never runs there; its workers
+    would exit on their own (end of stdin) but be orphans that nobody reaps. Multiprocessing runs
+    its own exit finalizers first, so register one there, once per process.
+    """
+    global _mp_exit_hook_pid
+    mp_util = sys.modules.get("multiprocessing.util")
+    if mp_util is None or _mp_exit_hook_pid == os.getpid():
+        return
+    import multiprocessing
+
+    if multiprocessing.parent_process() is not None:
+        mp_util.Finalize(None, _close_all_pools, exitpriority=0)
+        _mp_exit_hook_pid = os.getpid()
 
 
 os.register_at_fork(after_in_child=_after_fork_in_child)

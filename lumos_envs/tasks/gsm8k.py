@@ -228,6 +228,8 @@ class _Computation:
     position: int
     tokens: list[ArithToken]
     shown_text: str
+    is_mark: bool = False
+    """a calculator mark, checked against its shown value when it is converted"""
 
 
 @dataclass
@@ -243,6 +245,7 @@ class _RationaleConverter:
 
     def __init__(self, question: str, answer: str) -> None:
         self.answer = parse_number(answer)
+        self.question = question
         self.question_values = _question_numbers(question)
         self.builder = PlanBuilder()
         self.vars: list[_Var] = []
@@ -298,14 +301,7 @@ class _RationaleConverter:
             return None
         if not any(t.kind == "op" for t in tokens):
             return None  # `<<125=125>>` restates a value; nothing to compute
-        literal = _evaluate(render_formula(tokens))
-        if literal is None:
-            self.outcome.unparsable.append(shown)
-            return None
-        if not shown_as(literal, shown):
-            self.outcome.mismatched.append(shown)
-            return None
-        return _Computation(position, tokens, shown)
+        return _Computation(position, tokens, shown, is_mark=True)
 
     def _unmarked_computations(self, tokens: Sequence[ArithToken], marked: Sequence[int]) -> list[_Computation]:
         """`a op b (op c)* = d` written without a mark, for each `=` whose right side is a plain number."""
@@ -326,7 +322,12 @@ class _RationaleConverter:
         return found
 
     def _formula_with_references(self, computation: _Computation) -> tuple[str | None, Fraction | None]:
-        """The formula with earlier results as variables, and the value the executor will get."""
+        """The formula with earlier results as variables, and the value the executor will get.
+
+        Tried in order: with references (exact earlier results), then all literals; a result the
+        rationale shows as a whole number gets `floor`/`ceil`/`round` when that is what it did
+        (`10/3 = 3` followed by `3 * 4`). A mark that none of these reproduces is a mismatch.
+        """
         replacements: dict[int, str] = {}
         values: dict[str, Fraction] = {}
         for i, token in enumerate(computation.tokens):
@@ -335,26 +336,37 @@ class _RationaleConverter:
             value = token.value
             if value in self.question_values:
                 continue
-            for var in reversed(self.vars):
-                if var.shown == value or var.exact == value:
-                    replacements[i] = var.name
-                    values[var.name] = var.exact
-                    break
-        formula = render_formula(computation.tokens, replacements)
-        exact = _evaluate(_substitute(formula, values))
-        if exact is None or not shown_as(exact, computation.shown_text):
-            # References drifted too far from the rationale's own (rounded) numbers: keep literals.
-            formula = render_formula(computation.tokens)
-            exact = _evaluate(formula)
-        if exact is None:
-            self.outcome.unparsable.append(computation.shown_text)
-            return None, None
-        return formula, exact
+            var = self._var_with_value(value)
+            if var is not None:
+                replacements[i] = var.name
+                values[var.name] = var.exact
+        shown = computation.shown_text
+        candidates = [render_formula(computation.tokens, replacements)] if replacements else []
+        candidates.append(render_formula(computation.tokens))
+        evaluated: list[tuple[str, Fraction]] = []
+        for formula in candidates:
+            exact = _evaluate(_substitute(formula, values))
+            if exact is None:
+                continue
+            if shown_as(exact, shown):
+                return formula, exact
+            evaluated.append((formula, exact))
+        target = parse_number(shown)
+        if target.denominator == 1:
+            for formula, exact in evaluated:
+                for name, rounder in (("floor", math.floor), ("ceil", math.ceil), ("round", _round_half_up)):
+                    if abs(exact - target) < 1 and rounder(exact) == target:
+                        return f"{name}({formula})", Fraction(target)
+        if not evaluated:
+            self.outcome.unparsable.append(shown)
+        elif computation.is_mark:
+            self.outcome.mismatched.append(shown)
+        return None, None
 
     # -- when no variable equals the answer -----------------------------------------------------
 
     def _rounding(self) -> GoldPlan | None:
-        text = " ".join(cleaned for cleaned, _ in self.lines)
+        text = " ".join([self.question, *(cleaned for cleaned, _ in self.lines)])
         words = {w.lower() for w in _ROUNDING_WORDS_RE.findall(text)}
         if not words:
             return None
@@ -399,7 +411,7 @@ class _RationaleConverter:
         return None
 
     def _percentage(self) -> GoldPlan | None:
-        text = " ".join(cleaned for cleaned, _ in self.lines)
+        text = " ".join([self.question, *(cleaned for cleaned, _ in self.lines)])
         if not _PERCENT_RE.search(text):
             return None
         for var in reversed(self.vars):
@@ -473,18 +485,33 @@ def subgoal_text(sentence: str) -> str:
     """
     text = re.sub(r"\s+", " ", sentence).strip().replace(";", ",")
     body = _LEADING_CONNECTIVES_RE.sub("", text)
+    before_colon, colon, _ = body.partition(":")
+    if colon and _is_imperative(before_colon):
+        return _sentence(before_colon)
     head = _COPULA_RE.split(body, maxsplit=1)[0].strip(" ,.") if _COPULA_RE.search(body) else ""
     words = head.split()
-    if words and words[0].lower() in _DETERMINERS and len(words) <= MAX_SUBGOAL_HEAD_WORDS \
-            and not _ARITHMETIC_IN_TEXT_RE.search(head) and "$" not in head:
+    if (words and words[0].lower() in _DETERMINERS and len(words) <= MAX_SUBGOAL_HEAD_WORDS
+            and not _ARITHMETIC_IN_TEXT_RE.search(head) and "$" not in head and "," not in head
+            and not any(w.lower() in _CLAUSE_WORDS for w in words)):
         return f"Calculate {words[0].lower()} {' '.join(words[1:])}".rstrip() + "."
-    if words and words[0].lower() in _IMPERATIVE_VERBS and not _ARITHMETIC_IN_TEXT_RE.search(head):
-        return head[0].upper() + head[1:] + "."
-    imperative = re.match(r"([A-Za-z][^:,]*?)(?:,|\s+\$?\d)", body)
-    if imperative and imperative.group(1).split()[0].lower() in _IMPERATIVE_VERBS and len(imperative.group(1).split()) > 1:
-        clause = imperative.group(1).strip()
-        return clause[0].upper() + clause[1:] + "."
-    return f"Calculate: {text.rstrip(' .')}."
+    clause = re.match(r"([A-Za-z][^:,=]*?)(?:,|\s+\$?\d|$)", body)
+    if clause and _is_imperative(clause.group(1)) and not _ARITHMETIC_IN_TEXT_RE.search(clause.group(1)):
+        return _sentence(clause.group(1))
+    return f"Calculate: {text.rstrip(' .,:')}."
+
+
+_CLAUSE_WORDS = {"so", "because", "if", "since", "then", "do", "does", "did", "not", "need", "needs",
+                 "must", "can", "will", "would", "should", "has", "have", "had", "when", "which", "who"}
+
+
+def _is_imperative(clause: str) -> bool:
+    words = clause.split()
+    return len(words) > 1 and words[0].lower() in _IMPERATIVE_VERBS and not _ARITHMETIC_IN_TEXT_RE.search(clause)
+
+
+def _sentence(clause: str) -> str:
+    clause = clause.strip(" ,.")
+    return clause[0].upper() + clause[1:] + "."
 
 
 # ---------------------------------------------------------------------------------------------
@@ -554,6 +581,9 @@ def _chain_from(tokens: Sequence[ArithToken], s: int, end: int) -> tuple[int, li
                 break
             k += 1
         committed = len(items)
+        if k == j + 1 and k < end and tokens[k].kind == "lparen":
+            i = k  # `2(16)`: implicit multiplication, which render_formula writes as `2 * (16)`
+            continue
         if k >= end or tokens[k].kind != "op":
             break
         op = tokens[k]

@@ -1,0 +1,226 @@
+"""GSM8K loader: schema, failures with file/line/field, and gold plans replayed with the real Calculator."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from pathlib import Path
+
+import pytest
+
+from lumos_envs.domains import Domain
+from lumos_envs.tasks.base import GoldPlan
+from lumos_envs.tasks.gsm8k import PLAN_ERRORS, gsm8k_plan, gsm8k_plan_stats, load_gsm8k, subgoal_text
+from lumos_envs.tools.math import calculator
+from lumos_envs.tools.mathexpr import evaluate_number
+
+_ACTION_RE = re.compile(r"^(R\d+) = Calculator\((.*)\)$")
+
+
+def run_plan(plan: GoldPlan) -> str:
+    """A tiny reference interpreter: substitute earlier results (parenthesised) and call the Calculator."""
+    values: dict[str, str] = {}
+    for subgoal in plan.subgoals:
+        for action in subgoal.actions:
+            match = _ACTION_RE.match(action)
+            assert match, f"not a Calculator action: {action!r}"
+            output, formula = match.groups()
+            formula = re.sub(r"\bR\d+\b", lambda m: f"({values[m.group()]})", formula)
+            values[output] = calculator.fn(formula)
+    return values[plan.answer]
+
+
+def numeric_match(value: str, gold: str) -> bool:
+    got, want = evaluate_number(value), evaluate_number(gold)
+    return got is not None and want is not None and math.isclose(float(got), float(want), rel_tol=1e-4, abs_tol=1e-4)
+
+
+def replays(task) -> bool:
+    return task.plan is not None and numeric_match(run_plan(task.plan), task.answer)
+
+
+@pytest.fixture(scope="module")
+def fixture_tasks(fixtures_dir: Path):
+    return load_gsm8k(fixtures_dir / "gsm8k" / "test_sample.jsonl")
+
+
+def _write_jsonl(path: Path, records: list) -> Path:
+    path.write_text("".join((r if isinstance(r, str) else json.dumps(r)) + "\n" for r in records), encoding="utf-8")
+    return path
+
+
+# -- schema --------------------------------------------------------------------------------------
+
+
+def test_fixture_items_follow_the_task_schema(fixtures_dir: Path, fixture_tasks) -> None:
+    lines = [line for line in (fixtures_dir / "gsm8k" / "test_sample.jsonl").read_text().splitlines() if line.strip()]
+    assert len(fixture_tasks) == len(lines) > 0
+    ids = [t.id for t in fixture_tasks]
+    assert len(set(ids)) == len(ids)
+    for task in fixture_tasks:
+        assert re.fullmatch(r"gsm8k-test-\d+", task.id)
+        assert task.domain is Domain.MATH and task.source == "gsm8k" and task.split == "test"
+        assert task.question and "####" not in task.question
+        assert re.fullmatch(r"-?\d+(\.\d+)?", task.answer), task.answer
+        assert "####" not in task.metadata["rationale"] and task.metadata["rationale"]
+
+
+def test_every_fixture_item_has_a_plan_or_a_cause(fixture_tasks) -> None:
+    stats = gsm8k_plan_stats(fixture_tasks)
+    print("GSM8K fixture plan stats:", stats)
+    for task in fixture_tasks:
+        if task.plan is None:
+            assert task.metadata["plan_error"] in PLAN_ERRORS
+        else:
+            assert "plan_error" not in task.metadata
+    assert stats["total"] == len(fixture_tasks)
+    assert stats["convertible"] + sum(stats[c] for c in PLAN_ERRORS) == stats["total"]
+
+
+def test_fixture_plans_replay_to_the_gold_answer(fixture_tasks) -> None:
+    results = {task.id: replays(task) for task in fixture_tasks}
+    failures = [task_id for task_id, ok in results.items() if not ok]
+    rate = sum(results.values()) / len(results)
+    print(f"GSM8K fixture replay success: {rate:.1%}; failures: {failures}")
+    assert rate >= 0.95, failures
+
+
+def test_plan_shape_follows_lumos(fixture_tasks) -> None:
+    for task in fixture_tasks:
+        if task.plan is None:
+            continue
+        names = [a.split(" = ", 1)[0] for s in task.plan.subgoals for a in s.actions]
+        assert names == [f"R{i}" for i in range(1, len(names) + 1)]
+        assert task.plan.answer == names[-1]
+        for subgoal in task.plan.subgoals:
+            assert subgoal.text.endswith(".") and ";" not in subgoal.text
+            for action in subgoal.actions:
+                formula = _ACTION_RE.match(action).group(2)
+                # the answer is computed, never a copied constant
+                assert re.search(r"[-+*/^]|\w\(", formula), action
+
+
+def test_plans_reference_earlier_results() -> None:
+    question = "Ann has 12 apples. She buys 3 bags with 4 apples each. How many apples does she have?"
+    rationale = "The bags hold 3*4=<<3*4=12>>12 apples.\nShe has 12+12=<<12+12=24>>24 apples."
+    plan, error = gsm8k_plan(question, rationale, "24")
+    assert error is None
+    actions = [a for s in plan.subgoals for a in s.actions]
+    # 12 is in the question, so both stay literal: numbers from the question are never references
+    assert actions == ["R1 = Calculator(3 * 4)", "R2 = Calculator(12 + 12)"]
+    plan, _ = gsm8k_plan("Bo has 5 boxes of 7 pens and gives away 9.", "He has 5*7=<<5*7=35>>35 pens.\n"
+                         "He keeps 35-9=<<35-9=26>>26 pens.", "26")
+    assert [a for s in plan.subgoals for a in s.actions][-1] == "R2 = Calculator(R1 - 9)"
+
+
+# -- unmarked arithmetic and the general rescue rules --------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("line", "formula"),
+    [
+        ("there were 160-60 = 100 girls", "R2 = Calculator(R1 - 60)"),
+        ("You save $4 + $2 = $6 in all.", "R2 = Calculator(R1 + 2)"),
+        ("there were 160 total cars – 60 cars that left in the final 15 minutes = 100 cars", "R2 = Calculator(R1 - 60)"),
+        ("he has 160 x 2 = 320 marbles", "R2 = Calculator(R1 * 2)"),
+        ("the price is 3 * (160 + 2) = 486 dollars", "R2 = Calculator(3 * (R1 + 2))"),
+    ],
+)
+def test_unmarked_arithmetic_becomes_an_action(line: str, formula: str) -> None:
+    question = "A question with the numbers 2, 3, 60 and 9."
+    first = "First, 80*2=<<80*2=160>>160." if "$4" not in line else "First, 2*2=<<2*2=4>>4."
+    answer = line.split("=")[-1].split()[0].strip("$")
+    plan, error = gsm8k_plan(question, f"{first}\n{line}", answer)
+    assert error is None, error
+    actions = [a for s in plan.subgoals for a in s.actions]
+    assert actions[-1] == formula
+    assert numeric_match(run_plan(plan), answer)
+
+
+def test_rounding_rule_adds_ceil() -> None:
+    plan, error = gsm8k_plan("27 students need 2 sticks; packs hold 8.", "They need 27*2=<<27*2=54>>54 sticks.\n"
+                             "That is 54/8=<<54/8=6.75>>6.75 packs, so round up to 7 whole packs.", "7")
+    assert error is None
+    assert plan.subgoals[-1].actions == ("R3 = Calculator(ceil(R2))",)
+    assert numeric_match(run_plan(plan), "7")
+
+
+def test_unit_conversion_rule_uses_standard_factors() -> None:
+    plan, error = gsm8k_plan("They drank 30 quarts and 18 quarts. How many gallons?",
+                             "In all 30+18=<<30+18=48>>48 quarts.\n48 quarts = 12 gallons", "12")
+    assert error is None
+    assert plan.subgoals[-1].actions == ("R2 = Calculator(R1 / 4)",)
+    plan, error = gsm8k_plan("It takes 50 minutes and 40 minutes. How many hours?",
+                             "Total 50+40=<<50+40=90>>90 minutes, which is 1.5 hours", "1.5")
+    assert error is None and numeric_match(run_plan(plan), "1.5")
+
+
+def test_percentage_rule() -> None:
+    plan, error = gsm8k_plan("12 of 20 students chose hip-hop. What percentage?",
+                             "This is 12/20 x 100% = 60% of the students.", "60")
+    assert error is None and numeric_match(run_plan(plan), "60")
+
+
+@pytest.mark.parametrize(
+    ("rationale", "answer", "cause"),
+    [
+        ("Let x be the price. Then .75X = $19.50, so X = $26.", "26", "no_arithmetic"),
+        ("He has 2*3=<<2*3=7>>7 apples.", "7", "mark_mismatch"),
+        ("He has <<2*y=6>>6 apples.", "6", "unparsable_expression"),
+        ("He has 2*3=<<2*3=6>>6 apples and then some more, 10 in all.", "10", "final_answer_not_computed"),
+    ],
+)
+def test_unconvertible_items_name_their_cause(rationale: str, answer: str, cause: str) -> None:
+    plan, error = gsm8k_plan("A question with 2 and 3.", rationale, answer)
+    assert plan is None and error == cause
+
+
+def test_subgoal_text_rewrites_common_sentence_shapes() -> None:
+    assert subgoal_text("The number of days left in the year is 365 - 180 = 185") == \
+        "Calculate the number of days left in the year."
+    assert subgoal_text("First find the length of each piece of fabric: 6 feet + 2 feet = 8 feet") == \
+        "Find the length of each piece of fabric."
+    assert subgoal_text("Kael brought 5 x 2 = 10 apples.") == "Calculate: Kael brought 5 x 2 = 10 apples."
+
+
+# -- files in the GSM8K schema -------------------------------------------------------------------
+
+
+def test_small_file_in_the_same_schema(tmp_path: Path) -> None:
+    path = _write_jsonl(tmp_path / "mini.jsonl", [
+        {"question": "Tom has 1,000 coins and spends 250. How many are left?",
+         "answer": "He has 1,000-250=<<1000-250=750>>750 left.\n#### 750"},
+        "",
+        {"id": "custom-7", "question": "A cake costs $12 and a pie $8. Total?",
+         "answer": "Together 12+8=$<<12+8=20>>20\n#### $20"},
+        {"question": "Nine people share 1,800 dollars equally. How much each?",
+         "answer": "Each gets 1800/9=<<1800/9=200>>200 dollars\n#### 200"},
+    ])
+    tasks = load_gsm8k(path, split="train")
+    assert [t.id for t in tasks] == ["gsm8k-train-0", "custom-7", "gsm8k-train-3"]
+    assert [t.answer for t in tasks] == ["750", "20", "200"]
+    assert all(t.split == "train" and replays(t) for t in tasks)
+    assert tasks.index_of("custom-7") == 1
+    assert gsm8k_plan_stats(tasks)["convertible"] == 3
+
+
+@pytest.mark.parametrize(
+    ("line", "needle"),
+    [
+        ("{not json", "invalid JSON"),
+        (json.dumps({"answer": "1+1=<<1+1=2>>2\n#### 2"}), "'question'"),
+        (json.dumps({"question": "q?"}), "'answer'"),
+        (json.dumps({"question": "q?", "answer": "no final line"}), "'answer'"),
+        (json.dumps({"question": "q?", "answer": "x\n#### two"}), "'answer'"),
+        (json.dumps({"question": 5, "answer": "x\n#### 2"}), "'question'"),
+        (json.dumps([1, 2]), "JSON object"),
+    ],
+)
+def test_malformed_lines_name_file_line_and_field(tmp_path: Path, line: str, needle: str) -> None:
+    good = json.dumps({"question": "q?", "answer": "1+1=<<1+1=2>>2\n#### 2"})
+    path = _write_jsonl(tmp_path / "bad.jsonl", [good, line])
+    with pytest.raises(ValueError) as info:
+        load_gsm8k(path)
+    message = str(info.value)
+    assert f"{path}:2" in message and needle in message
