@@ -21,7 +21,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 from lumos_envs.domains import Domain
 from lumos_envs.execution.errors import ToolError
@@ -670,3 +670,8 @@ def _conversion_formula(name: str, value: Fraction, unit_from: tuple[str, str], 
     if unit_to[0] == "dozen" and unit_from[0] != "dozen" and numbers_close(value / 12, answer):
         return f"{name} / 12"
     return None
+
+
+def gsm8k_task_from_row(row: Mapping[str, Any], index: int, split: str) -> Task:
+    """One GSM8K row read by `datasets` (`hf:` specs) as a task, exactly as `load_gsm8k` builds it."""
+    return _task_from_record(dict(row), f"row {index}", index, split)

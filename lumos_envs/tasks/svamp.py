@@ -12,7 +12,7 @@ import json
 import re
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 from lumos_envs.domains import Domain
 from lumos_envs.tasks.base import GoldPlan, Task, TaskList
@@ -215,3 +215,8 @@ def _item_start_lines(text: str, count: int) -> list[int]:
         if char == "\n":
             line += 1
     return lines if len(lines) == count else []
+
+
+def svamp_task_from_row(row: Mapping[str, Any], index: int, split: str) -> Task:
+    """One SVAMP row read by `datasets` (`hf:` specs) as a task, exactly as `load_svamp` builds it."""
+    return _task_from_record(dict(row), f"row {index}", split)
