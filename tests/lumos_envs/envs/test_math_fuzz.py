@@ -80,7 +80,7 @@ def _fuzz(max_examples: int) -> None:
 
 def test_hostile_actions_bounded_profile():
     CANARY.unlink(missing_ok=True)
-    _fuzz(int(os.environ.get("LUMOS_FUZZ_EXAMPLES_QUICK", "250")))
+    _fuzz(int(os.environ.get("LUMOS_FUZZ_EXAMPLES_QUICK", "1000")))
 
 
 @pytest.mark.soak
