@@ -40,7 +40,7 @@ class ListConfig:
 
 
 def add_dataclass_arguments(parser: argparse.ArgumentParser, config_class: type, positional: Sequence[str] = ()) -> None:
-    """One flag per dataclass field, with the field's docstring-comment as help (kept in FIELD_HELP)."""
+    """One flag per dataclass field; its help is the docstring written under the field."""
     hints = typing.get_type_hints(config_class)
     helps = _field_help(config_class)
     for f in dataclasses.fields(config_class):
@@ -143,9 +143,11 @@ def make_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = make_parser().parse_args(argv)
     config_class, function, _ = COMMANDS[args.command]
+    from gymnasium.error import Error as GymnasiumError
+
     try:
         return function(_config_from(args, config_class))
-    except (ValueError, FileNotFoundError, KeyError) as error:
+    except (ValueError, OSError, KeyError, GymnasiumError) as error:
         print(f"lumos {args.command}: error: {error}", file=sys.stderr)
         return 2
 
