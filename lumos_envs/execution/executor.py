@@ -186,10 +186,8 @@ class Executor:
                 raise _BindError(f"{tool.name} takes at least {fixed} argument(s); interface: {tool.interface}")
             return args
         wanted = len(tool.params)
-        if wanted == 1:
-            if len(action.args) == 1:
-                return args
-            return [fill(action.arg_text)] if action.arg_text.strip() else []
+        if wanted == 1 and action.arg_text.strip():
+            return args if len(action.args) == 1 else [fill(action.arg_text)]
         if len(args) > wanted:  # free text with commas belongs to the last parameter
             args = args[: wanted - 1] + [", ".join(args[wanted - 1 :])]
         if len(args) != wanted:

@@ -215,7 +215,8 @@ def _read_number(text: str, i: int, *, allow_thousands: bool) -> tuple[sp.Ration
             i = k
     if len(int_digits.lstrip("0")) > MAX_LITERAL_DIGITS or len(frac_digits) > MAX_LITERAL_DIGITS:
         raise MathSyntaxError(f"number literal longer than {MAX_LITERAL_DIGITS} digits", text, start)
-    value = sp.Rational(int(int_digits or "0") * 10 ** len(frac_digits) + int(frac_digits or "0"), 10 ** len(frac_digits))
+    scale = 10 ** len(frac_digits)
+    value = sp.Rational(int(int_digits or "0") * scale + int(frac_digits or "0"), scale)
     value *= sp.Rational(10) ** exponent
     return value, text[start:i], i
 
@@ -808,6 +809,8 @@ def format_value(value: sp.Basic) -> str:
         return "True" if value else "False"
     if isinstance(value, bool):
         return str(value)
+    if isinstance(value, int):
+        value = sp.Integer(value)
     if not isinstance(value, sp.Basic):
         raise ToolError(f"cannot format a {type(value).__name__}")
     if has_huge_power(value):

@@ -102,6 +102,8 @@ def test_several_outputs_and_output_alias(executor):
         ("R1 = Fail(it)", "cannot do it"),
         ("R1 = Crash(it)", "internal tool error (ZeroDivisionError: boom)"),
         ("Answer(R42)", "R42 is not defined"),
+        ("R1 = Echo()", "takes 1 argument(s), got 0"),
+        ("R1 = Join()", "takes 2 argument(s), got 0"),
     ],
 )
 def test_errors_are_outcomes_not_exceptions(executor, action, fragment):

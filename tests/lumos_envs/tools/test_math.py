@@ -184,7 +184,10 @@ def test_solve_inequality_results_parse() -> None:
         assert parse_math(result).as_set() == parse_math(inequality).as_set()
 
 
-@pytest.mark.parametrize(("inequality", "message"), [("x^2 < 0", "no solution"), ("x + y > 1", "one unknown"), ("x + 1", "inequality")])
+@pytest.mark.parametrize(
+    ("inequality", "message"),
+    [("x^2 < 0", "no solution"), ("x + y > 1", "one unknown"), ("x + 1", "inequality")],
+)
 def test_solve_inequality_errors(inequality: str, message: str) -> None:
     with pytest.raises(ToolError, match=message):
         solve_inequality.fn(inequality)
