@@ -78,7 +78,7 @@ def main(args: Args = Args()) -> dict:
         pooled.append(time.perf_counter() - start)
 
     start = time.perf_counter()
-    observation, *_ = env.step("R4 = Calculator(9**9**9**9)")
+    observation, *_ = env.step("R4 = SolveEquation(sin(x)**7 + cos(x)**5 = x**3)")
     killed_after = time.perf_counter() - start
     start = time.perf_counter()
     env.step("R5 = SolveEquation(x + 1 = 2)")

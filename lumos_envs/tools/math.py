@@ -172,6 +172,8 @@ def solve_inequality(inequality: str) -> str:
         solution = condition.as_set()
     except (NotImplementedError, ValueError, TypeError) as exc:
         raise ToolError(f"could not solve {inequality!r}: {exc}") from exc
+    if isinstance(solution, sp.ConditionSet):
+        raise ToolError(f"could not solve {inequality!r} in closed form; try a polynomial or rational inequality")
     return _format_set(solution, unknowns[0].name)
 
 

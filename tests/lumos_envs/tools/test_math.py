@@ -215,3 +215,8 @@ def test_define() -> None:
 def test_code_is_not_supported() -> None:
     with pytest.raises(ToolError, match="Code is not supported in lumos.*Calculator"):
         code.fn("If R8 > 0, R8, -R8")
+
+
+def test_solve_inequality_without_closed_form_is_an_error():
+    with pytest.raises(ToolError, match="closed form"):
+        solve_inequality.fn("sin(x) > x**3 - 2")
