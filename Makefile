@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 STAMP := $(VENV)/.installed
 # Debian packages the tests need (browser and database issues add theirs here).
-APT_PACKAGES ?=
+APT_PACKAGES ?= chromium chromium-driver mariadb-server
 export HF_HUB_OFFLINE := 1
 export HF_DATASETS_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1

@@ -90,6 +90,11 @@ class LumosEnv(gym.Env[str, str]):
         """The metric's parts for a submitted answer; `headline_metric` is the reward."""
         raise NotImplementedError
 
+    def make_observation(self, text: str) -> Any:
+        """The observation for this step's text; envs with richer observations (an image) override
+        it together with `observation_space`."""
+        return text
+
     # -- Gymnasium API ---------------------------------------------------------------------------
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[str, dict[str, Any]]:
@@ -107,16 +112,16 @@ class LumosEnv(gym.Env[str, str]):
         self._variables = {}
         self._steps = 0
         self._done = False
-        observation = self._fit(self._task.question)
-        self._last_observation = observation
-        return observation, self._info(ExecutionOutcome())
+        text = self._fit(self._task.question)
+        self._last_observation = text
+        return self.make_observation(text), self._info(ExecutionOutcome())
 
     def step(self, action: str) -> tuple[str, float, bool, bool, dict[str, Any]]:
         if self._task is None:
             raise gym.error.ResetNeeded("call reset() before step()")
         if self._done:
             outcome = ExecutionOutcome(error="The episode is over; call reset() to start a new one.")
-            return outcome.observation, 0.0, True, False, self._info(outcome)
+            return self.make_observation(outcome.observation), 0.0, True, False, self._info(outcome)
         self._steps += 1
         outcome = self.executor.run(action, self._variables)
         terminated = outcome.answer is not None
@@ -130,9 +135,9 @@ class LumosEnv(gym.Env[str, str]):
         elif truncated:
             info.update(metrics={self.headline_metric: 0.0}, success=False, answer=None)
         self._done = terminated or truncated
-        observation = self._fit(outcome.observation)
-        self._last_observation = observation
-        return observation, reward, terminated, truncated, info
+        text = self._fit(outcome.observation)
+        self._last_observation = text
+        return self.make_observation(text), reward, terminated, truncated, info
 
     def render(self) -> str | None:
         if self.render_mode == "ansi":
