@@ -3,41 +3,16 @@
 from __future__ import annotations
 
 import json
-import math
 import re
 from pathlib import Path
 
 import pytest
 
+from tests.lumos_envs.tasks.plan_runner import numeric_match, replays, run_plan
+
+from lumos_envs.actions import parse_actions
 from lumos_envs.domains import Domain
-from lumos_envs.tasks.base import GoldPlan
 from lumos_envs.tasks.gsm8k import PLAN_ERRORS, gsm8k_plan, gsm8k_plan_stats, load_gsm8k, subgoal_text
-from lumos_envs.tools.math import calculator
-from lumos_envs.tools.mathexpr import evaluate_number
-
-_ACTION_RE = re.compile(r"^(R\d+) = Calculator\((.*)\)$")
-
-
-def run_plan(plan: GoldPlan) -> str:
-    """A tiny reference interpreter: substitute earlier results (parenthesised) and call the Calculator."""
-    values: dict[str, str] = {}
-    for subgoal in plan.subgoals:
-        for action in subgoal.actions:
-            match = _ACTION_RE.match(action)
-            assert match, f"not a Calculator action: {action!r}"
-            output, formula = match.groups()
-            formula = re.sub(r"\bR\d+\b", lambda m: f"({values[m.group()]})", formula)
-            values[output] = calculator.fn(formula)
-    return values[plan.answer]
-
-
-def numeric_match(value: str, gold: str) -> bool:
-    got, want = evaluate_number(value), evaluate_number(gold)
-    return got is not None and want is not None and math.isclose(float(got), float(want), rel_tol=1e-4, abs_tol=1e-4)
-
-
-def replays(task) -> bool:
-    return task.plan is not None and numeric_match(run_plan(task.plan), task.answer)
 
 
 @pytest.fixture(scope="module")
@@ -96,7 +71,9 @@ def test_plan_shape_follows_lumos(fixture_tasks) -> None:
         for subgoal in task.plan.subgoals:
             assert subgoal.text.endswith(".") and ";" not in subgoal.text
             for action in subgoal.actions:
-                formula = _ACTION_RE.match(action).group(2)
+                (parsed,) = parse_actions(action)
+                assert parsed.tool == "Calculator", action
+                formula = parsed.arg_text
                 # the answer is computed, never a copied constant
                 assert re.search(r"[-+*/^]|\w\(", formula), action
 

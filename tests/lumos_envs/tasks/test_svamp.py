@@ -3,36 +3,15 @@
 from __future__ import annotations
 
 import json
-import math
 import re
 from pathlib import Path
 
 import pytest
 
+from tests.lumos_envs.tasks.plan_runner import numeric_match, run_plan
+
 from lumos_envs.domains import Domain
-from lumos_envs.tasks.base import GoldPlan
 from lumos_envs.tasks.svamp import join_question, load_svamp, svamp_plan
-from lumos_envs.tools.math import calculator
-from lumos_envs.tools.mathexpr import evaluate_number
-
-_ACTION_RE = re.compile(r"^(R\d+) = Calculator\((.*)\)$")
-
-
-def run_plan(plan: GoldPlan) -> str:
-    """A tiny reference interpreter: substitute earlier results (parenthesised) and call the Calculator."""
-    values: dict[str, str] = {}
-    for subgoal in plan.subgoals:
-        for action in subgoal.actions:
-            match = _ACTION_RE.match(action)
-            assert match, f"not a Calculator action: {action!r}"
-            output, formula = match.groups()
-            values[output] = calculator.fn(re.sub(r"\bR\d+\b", lambda m: f"({values[m.group()]})", formula))
-    return values[plan.answer]
-
-
-def numeric_match(value: str, gold: str) -> bool:
-    got, want = evaluate_number(value), evaluate_number(gold)
-    return got is not None and want is not None and math.isclose(float(got), float(want), rel_tol=1e-4, abs_tol=1e-4)
 
 
 @pytest.fixture(scope="module")

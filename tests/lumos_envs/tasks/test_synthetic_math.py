@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import math
 import re
 
 import pytest
 
+from tests.lumos_envs.tasks.plan_runner import numeric_match, run_plan
+
 from lumos_envs.domains import Domain
-from lumos_envs.tasks.base import GoldPlan
 from lumos_envs.tasks.synthetic_math import (
     FAMILIES,
     MATH_FAMILIES,
@@ -17,35 +17,8 @@ from lumos_envs.tasks.synthetic_math import (
     load_family,
     load_synthetic_math,
 )
-from lumos_envs.tools.math import calculator, count, set_equation, solve_equation
-from lumos_envs.tools.mathexpr import evaluate_number
 
-_ACTION_RE = re.compile(r"^(R\d+) = (\w+)\((.*)\)$")
-_TOOLS = {"Calculator": calculator, "SetEquation": set_equation, "SolveEquation": solve_equation, "Count": count}
 GSM8K_LIKE = ("shopping_total", "rate_time", "percent_change", "sharing")
-
-
-def run_plan(plan: GoldPlan) -> str:
-    """A tiny reference interpreter over the maths tools' functions (SolveEquation: first value)."""
-    values: dict[str, str] = {}
-    for subgoal in plan.subgoals:
-        for action in subgoal.actions:
-            match = _ACTION_RE.match(action)
-            assert match, f"not an action: {action!r}"
-            output, tool, argument = match.groups()
-
-            def substitute(m: re.Match) -> str:
-                value = values[m.group()]
-                return value if argument.strip() == m.group() else f"({value})"
-
-            result = _TOOLS[tool].fn(re.sub(r"\bR\d+\b", substitute, argument))
-            values[output] = result[0] if isinstance(result, list) else result
-    return values[plan.answer]
-
-
-def numeric_match(value: str, gold: str) -> bool:
-    got, want = evaluate_number(value), evaluate_number(gold)
-    return got is not None and want is not None and math.isclose(float(got), float(want), rel_tol=1e-4, abs_tol=1e-4)
 
 
 def test_config_validation() -> None:
