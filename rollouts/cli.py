@@ -129,6 +129,7 @@ def run_list(config: ListConfig) -> int:
 COMMANDS: dict[str, tuple[type, Callable[[Any], int], Sequence[str]]] = {
     "replay-gold": (ReplayGoldConfig, run_replay_gold, ()),
     "list": (ListConfig, run_list, ("what",)),
+    **__import__("rollouts.sql_cli", fromlist=["SQL_COMMANDS"]).SQL_COMMANDS,
 }
 
 

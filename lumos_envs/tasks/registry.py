@@ -32,7 +32,7 @@ class TaskLoaderEntry:
 
 TASK_LOADERS: dict[str, TaskLoaderEntry] = {}
 
-SYNTHETIC_MODULES: dict[str, str] = {"math": "lumos_envs.tasks.synthetic_math"}
+SYNTHETIC_MODULES: dict[str, str] = {"math": "lumos_envs.tasks.synthetic_math", "sql": "lumos_envs.tasks.synthetic_sql"}
 """domain -> module with `FAMILIES` (name -> family info with `split`) and `load_family(name, size, seed)`"""
 
 
@@ -50,6 +50,8 @@ for _entry in (
                     "SVAMP json list: ID, Body, Question, Equation, Answer, Type"),
     TaskLoaderEntry("synthetic", "lumos_envs.tasks.registry:load_synthetic", "generator", "*",
                     "bundled procedural families with gold plans (lumos list tasks shows them)"),
+    TaskLoaderEntry("spider", "lumos_envs.tasks.spider:load_spider", "file", "sql",
+                    "InterCode-SQL json list: db, gold, query, hardness, db_tables; MySQL dump beside it or ?dump=PATH"),
     TaskLoaderEntry("hf", "lumos_envs.tasks.hub:load_hub_dataset", "hub", "*",
                     "a dataset read with datasets.load_dataset (hub id or local folder); schema= picks the loader"),
 ):

@@ -1,0 +1,185 @@
+"""InterCode-SQL tasks answered with raw SQL actions, on SQLite or MariaDB. Registered as `lumos/SQL-v0`."""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Sequence
+
+from lumos_envs.domains import Domain
+from lumos_envs.envs.base import LumosEnv, TaskArgument
+from lumos_envs.execution.errors import ToolError
+from lumos_envs.execution.tool import Tool, tool
+from lumos_envs.metrics_sql import intercode_reward, is_ordered_query
+from lumos_envs.sql.backends import BACKENDS, SqlDatabase, open_database
+from lumos_envs.sql.catalog import DumpSource
+from lumos_envs.sql.results import Row, normalize_value
+from lumos_envs.tasks.base import Task
+from lumos_envs.tasks.spider import task_metadata
+
+SQL_INTERFACE = "SQL(statement): Execute a read-only SQL statement (SHOW TABLES, DESCRIBE table, SELECT ...) on the task's database"
+"""LUMOS writes SQL actions as raw statements (`R1 = SHOW TABLES`) and defines no interface string
+for them; this is lumos's wording for the tool they parse to."""
+
+
+class SqlEnv(LumosEnv):
+    """
+    ## Description
+    InterCode-SQL (the unseen SQL task of LUMOS): answer a natural-language question about a
+    database by running SQL. Tasks come from InterCode-SQL task files on the Spider dev
+    databases (`spider:PATH`) or from the bundled generated `lumos_shop` database (default).
+    The database runs on embedded SQLite (default, built from the MySQL dump and cached) or on a
+    real MariaDB server (`backend="mariadb"`).
+
+    ## Action Space
+    `UnicodeText(0, 20000)`: raw SQL statements bound to variables, as LUMOS writes them for
+    SQL, joined by `; `: `R1 = SHOW TABLES`, `R2 = DESCRIBE airlines`,
+    `R3 = SELECT Airline FROM airlines WHERE Abbreviation = "UAL"`; the final action
+    `Answer(R3)` submits the rows of `R3` (or `Answer(text)` submits one one-value row). Only
+    read-only statements run: SELECT/WITH, SHOW TABLES, DESCRIBE/DESC t, SHOW COLUMNS FROM t.
+
+    ## Observation Space
+    `UnicodeText(0, 200000)`: the question on reset; then each statement's rows as a list of
+    tuples with the row count, at most `max_rows_shown` rows (`[('Delta',)] (1 row)`, or
+    `[...] (57 rows, first 20 shown)`), or an error message (a refused write, a syntax error,
+    the time limit).
+
+    ## Rewards
+    0 on every step but the last. On `Answer(...)`: InterCode's execution reward
+    (`lumos_envs.metrics_sql.intercode_reward`): the multiset intersection over union of the
+    submitted rows and the gold query's rows (run on the same back-end), scaled by the Kendall
+    tau of the shared rows' order when the gold query has a top-level ORDER BY, clamped to
+    [0, 1]. Success is reward 1. Truncation gives 0.
+
+    ## Starting State
+    Task `options["task_index"]` or `options["task_id"]`; otherwise one drawn with the reset seed.
+    The database is the same read-only database for every episode (nothing an agent runs can
+    change it).
+
+    ## Episode End
+    Terminates when `Answer(...)` runs; truncates after `max_steps` steps (invalid actions count).
+
+    ## Info
+    The common keys of `LumosEnv` (`task`, `tools`, `final_action`, `results`, `last_result`,
+    `variables`, `invalid_action`, `last_error`, `step`; at the end `metrics` with `reward`,
+    `iou`, `order`, and `success`, `answer`; `gold` with `reveal_gold=True`), plus `db` (the
+    task's database name) and `backend`.
+
+    ## Arguments
+    `tasks` (task source, list of `Task`, or spec: `spider:PATH[?dump=PATH]`,
+    `synthetic:sql_train` (default), `synthetic:sql_heldout`), `backend` (`"sqlite"` or
+    `"mariadb"`; default `$LUMOS_SQL_BACKEND` or `"sqlite"`), `mariadb_dir` (folder of a server
+    started by `lumos mariadb start`; default `$LUMOS_MARIADB_DIR`), `max_rows_shown=20`,
+    `max_steps=20`, `tool_timeout_s=2.0` (time limit of one statement), `max_output_chars=2000`,
+    `reveal_gold=False`.
+
+    ## Version History
+    - v0: initial version.
+    """
+
+    domain = Domain.SQL
+    default_tasks = "synthetic:sql_train"
+    headline_metric = "reward"
+
+    def __init__(
+        self,
+        tasks: TaskArgument = None,
+        *,
+        backend: str | None = None,
+        mariadb_dir: str | None = None,
+        max_rows_shown: int = 20,
+        **kwargs: Any,
+    ) -> None:
+        self.backend = backend or os.environ.get("LUMOS_SQL_BACKEND") or "sqlite"
+        if self.backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {self.backend!r}")
+        if max_rows_shown < 1:
+            raise ValueError(f"max_rows_shown must be >= 1, got {max_rows_shown}")
+        self.mariadb_dir = mariadb_dir or os.environ.get("LUMOS_MARIADB_DIR")
+        self.max_rows_shown = max_rows_shown
+        self.statement_timeout_s = float(kwargs.get("tool_timeout_s", 2.0))
+        self._output_limit = int(kwargs.get("max_output_chars", 2000))
+        self._databases: dict[tuple[str, str], SqlDatabase] = {}
+        self._rows_by_text: dict[str, tuple[Row, ...]] = {}
+        self._gold_rows: dict[str, tuple[Row, ...] | str] = {}
+        super().__init__(tasks, **kwargs)
+
+    def make_tools(self) -> Sequence[Tool]:
+        env = self
+
+        @tool(name="SQL", interface=SQL_INTERFACE)
+        def sql(statement: str) -> str:
+            """Run one read-only statement on the task's database; returns its rows as text."""
+            result = env._database().run(statement)
+            text = env._render(result)
+            env._rows_by_text[text] = result.rows
+            return text
+
+        return [sql]
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[str, dict[str, Any]]:
+        self._rows_by_text = {}
+        return super().reset(seed=seed, options=options)
+
+    def score(self, answer: str, task: Task) -> dict[str, float]:
+        rows = self._rows_by_text.get(answer)
+        if rows is None:  # a text answer (`Answer(42)`) is one one-value row
+            rows = (_text_row(answer),)
+        gold = self._gold(task)
+        if isinstance(gold, str):
+            return {"reward": 0.0, "iou": 0.0, "order": 0.0, "gold_error": 1.0}
+        return intercode_reward(rows, gold, ordered=is_ordered_query(task_metadata(task)["gold_sql"]))
+
+    def close(self) -> None:
+        for database in self._databases.values():
+            database.close()
+        self._databases = {}
+        super().close()
+
+    def _info(self, outcome: Any) -> dict[str, Any]:
+        info = super()._info(outcome)
+        info["db"] = self._task.metadata.get("db") if self._task is not None else None
+        info["backend"] = self.backend
+        return info
+
+    # -- helpers ---------------------------------------------------------------------------------
+
+    def _database(self, task: Task | None = None) -> SqlDatabase:
+        task = task or self._task
+        if task is None:
+            raise ToolError("no task: call reset() first")
+        meta = task_metadata(task)
+        key = (meta["dump"], meta["db"])
+        if key not in self._databases:
+            self._databases[key] = open_database(
+                self.backend, DumpSource(meta["dump"]), meta["db"], timeout_s=self.statement_timeout_s, mariadb_dir=self.mariadb_dir
+            )
+        return self._databases[key]
+
+    def _gold(self, task: Task) -> tuple[Row, ...] | str:
+        if task.id not in self._gold_rows:
+            try:
+                self._gold_rows[task.id] = self._database(task).run(task_metadata(task)["gold_sql"]).rows
+            except ToolError as error:
+                self._gold_rows[task.id] = f"gold query failed: {error}"
+        return self._gold_rows[task.id]
+
+    def _render(self, result: Any) -> str:
+        """Rows as text that fits the executor's output cap (so `Answer(Rk)` finds the rows)."""
+        shown = self.max_rows_shown
+        text = result.render(shown)
+        while len(text) > self._output_limit and shown > 1:
+            shown //= 2
+            text = result.render(shown)
+        if len(text) > self._output_limit:
+            note = f" ... ({len(result.rows)} rows, cut)"
+            text = text[: self._output_limit - len(note)] + note
+        return text
+
+
+def _text_row(answer: str) -> Row:
+    text = answer.strip()
+    try:
+        number = float(text)
+    except ValueError:
+        return (text,)
+    return (normalize_value(number),)
