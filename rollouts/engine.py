@@ -230,7 +230,7 @@ def _step(running: _Running, action: str) -> bool:
     observation, reward, terminated, truncated, info = running.env.step(action)
     running.steps.append(StepRecord(
         index=len(running.steps), action=action, observation=_text(observation), reward=float(reward),
-        error=info.get("last_error"), latency_s=time.monotonic() - tick,
+        error=info.get("last_error"), result=info.get("last_result"), latency_s=time.monotonic() - tick,
     ))
     running.observation, running.info = observation, info
     running.terminated, running.truncated = bool(terminated), bool(truncated)

@@ -62,6 +62,8 @@ class StepRecord:
     reward: float = 0.0
     subgoal: str | None = None
     error: str | None = None
+    result: str | None = None
+    """the env's `info["last_result"]`: what LUMOS feeds back to the planner"""
     format_error: str | None = None
     latency_s: float = 0.0
     """wall time of env.step"""
