@@ -23,7 +23,7 @@ from filelock import FileLock
 T = TypeVar("T")
 
 _shared: dict[tuple[str, str], object] = {}
-_shared_lock = threading.Lock()
+_shared_lock = threading.RLock()  # re-entrant: a loader may load shared state of its own
 
 
 def cache_root() -> Path:

@@ -11,6 +11,8 @@ reading only (no writes, `ATTACH`, `PRAGMA`, `load_extension`), `setlimit` on st
 lengths (so `randomblob(1e9)` or a giant `group_concat` fails), a progress handler enforcing the
 time limit, and caps on returned rows and bytes. MySQL literals are rewritten for SQLite
 explicitly: double-quoted strings become single-quoted strings, backslash escapes are resolved.
+MySQL's bare columns in grouped queries (value of the group's first row in scan order) are
+emulated by `mysql_groups.emulate_bare_columns`.
 `SHOW TABLES` and `DESCRIBE t` are emulated.
 """
 
@@ -30,6 +32,7 @@ from lumos_envs.execution.errors import ToolError, ToolTimeout
 from lumos_envs.sql.catalog import DumpSource
 from lumos_envs.sql.dump import Column, Database, Table
 from lumos_envs.sql.lexer import quote_sqlite, tokenize
+from lumos_envs.sql.mysql_groups import emulate_bare_columns, register_first, table_scans
 from lumos_envs.sql.results import QueryResult, normalize_row, value_size
 from lumos_envs.sql.statements import Statement, check_statement
 
@@ -206,7 +209,9 @@ class SqliteDatabase:
         uri = f"{path.resolve().as_uri()}?mode=ro"
         self.connection = sqlite3.connect(uri, uri=True, check_same_thread=False, isolation_level=None)
         self.connection.create_collation(COLLATION, mysql_collation)
+        register_first(self.connection)
         self.connection.execute("PRAGMA query_only = ON")
+        self.tables = table_scans(self.connection)  # before the authorizer: it reads pragma_table_info
         for limit, value in (
             (sqlite3.SQLITE_LIMIT_LENGTH, MAX_VALUE_BYTES),
             (sqlite3.SQLITE_LIMIT_SQL_LENGTH, 100_000),
@@ -237,7 +242,7 @@ class SqliteDatabase:
             if rows is None:
                 raise ToolError(f"Table '{statement.table}' doesn't exist")
             return QueryResult(("Field", "Type", "Null", "Key", "Default", "Extra"), tuple(tuple(r) for r in rows))
-        return self.query(to_sqlite_sql(statement.text))
+        return self.query(to_sqlite_sql(emulate_bare_columns(statement.text, self.tables)))
 
     def query(self, sql: str) -> QueryResult:
         """Run SQLite SQL under the authorizer and limits (no statement check: tests use it to

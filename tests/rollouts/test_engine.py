@@ -79,3 +79,17 @@ def test_sigkill_mid_run_then_resume_gives_exactly_the_requested_episodes(tmp_pa
     keys = [t.key.as_tuple() for t in after]
     assert len(keys) == 8 and len(set(keys)) == 8, "exactly the requested episodes, no duplicates"
     assert all(t.success for t in after)
+
+
+def test_oracle_lumos_agent_through_the_engine_records_module_calls(tmp_path):
+    from agents.oracle import OracleAgent
+
+    config = _config(tmp_path, jobs=[Job("lumos/Math-v0", "synthetic:math_train?size=2")], samples=1, num_envs=5)
+    result = run_rollouts(config, OracleAgent())
+    assert result.episodes == 12 and result.success_rate == 1.0
+    _, trajectories = read_trajectories(tmp_path / "r.jsonl")
+    trajectory = trajectories[0]
+    roles = [g.role for step in trajectory.steps for g in step.generations]
+    assert "planner" in roles and "grounder" in roles
+    assert trajectory.steps[0].subgoal.startswith("Subgoal 1:")
+    assert trajectory.steps[0].result is not None

@@ -99,8 +99,9 @@ def test_gold_replay_on_both_backends(mariadb_server, spider_spec):
 def test_sqlite_and_mariadb_agree_on_gold_results(mariadb_server, spider_spec):
     report = sql_agreement(load_tasks(spider_spec), str(mariadb_server.folder), name=spider_spec)
     assert report.total == 40
-    # the sample's remaining disagreements are genuine ties / MySQL's arbitrary bare columns
-    assert report.agreement >= 0.9, report.to_dict()
+    # bare columns are emulated; what may remain is a tie MariaDB itself breaks differently run to run
+    assert report.agreement >= 0.95, report.to_dict()
+    assert set(report.causes) <= {"mariadb_nondeterministic"}, report.to_dict()
     assert sum(report.causes.values()) == report.total - report.same
     synthetic = sql_agreement(load_tasks("synthetic:sql_train?size=20"), str(mariadb_server.folder))
     assert synthetic.agreement == 1.0, synthetic.to_dict()
