@@ -7,6 +7,7 @@ from gymnasium.envs.registration import register, registry
 LUMOS_ENVS: dict[str, str] = {
     "lumos/Math-v0": "lumos_envs.envs.math:MathEnv",
     "lumos/SQL-v0": "lumos_envs.envs.sql:SqlEnv",
+    "lumos/WebShop-v0": "lumos_envs.envs.webshop.env:WebShopEnv",
 }
 """env id -> entry point; later domains add their lines here."""
 

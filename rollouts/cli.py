@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import importlib
 import json
 import sys
 import typing
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
 
 @dataclass
@@ -29,6 +30,8 @@ class ReplayGoldConfig:
     """print one JSON object instead of a text summary"""
     tool_timeout_s: float = 2.0
     """time limit of one bounded tool call, seconds"""
+    env_kwargs: str = "{}"
+    """more env arguments as a JSON object, e.g. '{"backend": "mariadb"}' for lumos/SQL-v0"""
 
 
 @dataclass
@@ -88,7 +91,13 @@ def _config_from(args: argparse.Namespace, config_class: type) -> Any:
 def run_replay_gold(config: ReplayGoldConfig) -> int:
     from rollouts.replay import replay_gold
 
-    result = replay_gold(config.env, config.tasks, config.limit, tool_timeout_s=config.tool_timeout_s)
+    try:
+        env_kwargs = json.loads(config.env_kwargs)
+    except ValueError as error:
+        raise ValueError(f"--env-kwargs must be a JSON object: {error}") from None
+    if not isinstance(env_kwargs, dict):
+        raise ValueError("--env-kwargs must be a JSON object")
+    result = replay_gold(config.env, config.tasks, config.limit, tool_timeout_s=config.tool_timeout_s, **env_kwargs)
     if config.json:
         print(json.dumps(result.to_dict()))
     else:
@@ -126,24 +135,35 @@ def run_list(config: ListConfig) -> int:
     return 0
 
 
-COMMANDS: dict[str, tuple[type, Callable[[Any], int], Sequence[str]]] = {
-    "replay-gold": (ReplayGoldConfig, run_replay_gold, ()),
-    "list": (ListConfig, run_list, ("what",)),
-    **__import__("rollouts.sql_cli", fromlist=["SQL_COMMANDS"]).SQL_COMMANDS,
+COMMANDS: dict[str, tuple[str, str, tuple[str, ...]]] = {
+    "replay-gold": ("rollouts.cli:ReplayGoldConfig", "rollouts.cli:run_replay_gold", ()),
+    "list": ("rollouts.cli:ListConfig", "rollouts.cli:run_list", ("what",)),
+    "shop-serve": ("rollouts.shop_cli:ShopServeConfig", "rollouts.shop_cli:run_shop_serve", ()),
+    "sql-agreement": ("rollouts.sql_cli:SqlAgreementConfig", "rollouts.sql_cli:run_sql_agreement", ()),
+    "mariadb": ("rollouts.sql_cli:MariaDBConfig", "rollouts.sql_cli:run_mariadb", ()),
 }
+"""subcommand -> (`module:ConfigClass`, `module:function(config) -> exit code`, positional fields);
+imported lazily, so `lumos --help` loads no domain code."""
+
+
+def _resolve(target: str) -> Any:
+    module_name, _, attribute = target.partition(":")
+    return getattr(importlib.import_module(module_name), attribute)
 
 
 def make_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="lumos", description="LUMOS agents in Gymnasium environments.")
     sub = parser.add_subparsers(dest="command", required=True)
-    for name, (config_class, _, positional) in COMMANDS.items():
+    for name, (config_target, _, positional) in COMMANDS.items():
+        config_class = _resolve(config_target)
         add_dataclass_arguments(sub.add_parser(name, help=(config_class.__doc__ or "").strip()), config_class, positional)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = make_parser().parse_args(argv)
-    config_class, function, _ = COMMANDS[args.command]
+    config_target, function_target, _ = COMMANDS[args.command]
+    config_class, function = _resolve(config_target), _resolve(function_target)
     from gymnasium.error import Error as GymnasiumError
 
     try:

@@ -76,8 +76,3 @@ def run_mariadb(config: MariaDBConfig) -> int:
     return 0
 
 
-SQL_COMMANDS = {
-    "sql-agreement": (SqlAgreementConfig, run_sql_agreement, ()),
-    "mariadb": (MariaDBConfig, run_mariadb, ()),
-}
-"""merged into `rollouts.cli.COMMANDS`"""

@@ -127,7 +127,23 @@ class SqlEnv(LumosEnv):
         gold = self._gold(task)
         if isinstance(gold, str):
             return {"reward": 0.0, "iou": 0.0, "order": 0.0, "gold_error": 1.0}
-        return intercode_reward(rows, gold, ordered=is_ordered_query(task_metadata(task)["gold_sql"]))
+        ordered = is_ordered_query(task_metadata(task)["gold_sql"])
+        metrics = intercode_reward(rows, gold, ordered=ordered)
+        if metrics["reward"] < 1.0 and self.backend == "mariadb":
+            # MariaDB breaks ties under ORDER BY ... LIMIT differently from run to run (its
+            # temporary tables), so a gold query can have several valid outcomes: the answer
+            # scores against the best of a few fresh runs of the gold query.
+            for _ in range(GOLD_RERUNS_ON_MISMATCH):
+                try:
+                    again = self._database(task).run(task_metadata(task)["gold_sql"]).rows
+                except ToolError:
+                    break
+                candidate = intercode_reward(rows, again, ordered=ordered)
+                if candidate["reward"] > metrics["reward"]:
+                    metrics = candidate
+                if metrics["reward"] >= 1.0:
+                    break
+        return metrics
 
     def close(self) -> None:
         for database in self._databases.values():
@@ -174,6 +190,10 @@ class SqlEnv(LumosEnv):
             note = f" ... ({len(result.rows)} rows, cut)"
             text = text[: self._output_limit - len(note)] + note
         return text
+
+
+GOLD_RERUNS_ON_MISMATCH = 4
+"""fresh runs of a nondeterministic gold query an answer may match (MariaDB back-end)"""
 
 
 def _text_row(answer: str) -> Row:

@@ -32,7 +32,7 @@ class TaskLoaderEntry:
 
 TASK_LOADERS: dict[str, TaskLoaderEntry] = {}
 
-SYNTHETIC_MODULES: dict[str, str] = {"math": "lumos_envs.tasks.synthetic_math", "sql": "lumos_envs.tasks.synthetic_sql"}
+SYNTHETIC_MODULES: dict[str, str] = {"math": "lumos_envs.tasks.synthetic_math", "sql": "lumos_envs.tasks.synthetic_sql", "webshop": "lumos_envs.tasks.webshop"}
 """domain -> module with `FAMILIES` (name -> family info with `split`) and `load_family(name, size, seed)`"""
 
 
@@ -48,6 +48,8 @@ for _entry in (
                     "GSM8K jsonl: question, answer (rationale with <<a*b=c>> marks, final '#### N')"),
     TaskLoaderEntry("svamp", "lumos_envs.tasks.svamp:load_svamp", "file", "math",
                     "SVAMP json list: ID, Body, Question, Equation, Answer, Type"),
+    TaskLoaderEntry("webshop", "lumos_envs.tasks.webshop:load_webshop", "file", "webshop",
+                    "WebShop files: items_shuffle*.json, items_ins_v2*.json, items_human_ins.json (or 'generated'); split=, goals=human|synthetic"),
     TaskLoaderEntry("synthetic", "lumos_envs.tasks.registry:load_synthetic", "generator", "*",
                     "bundled procedural families with gold plans (lumos list tasks shows them)"),
     TaskLoaderEntry("spider", "lumos_envs.tasks.spider:load_spider", "file", "sql",

@@ -1,0 +1,196 @@
+"""The two front ends of the shop: in-process text and a real browser; both follow `Shop`'s transitions.
+
+A front end owns the current `ShopState` and the page HTML. `TextFrontEnd` applies the transition
+and renders the page itself. `BrowserFrontEnd` checks the action against the same transition (so
+an invalid click is refused the same way), then does it for real in headless Chromium (types into
+the search box, clicks the element whose `data-click` is the label), waits for the next page and
+reads the state back from the browser's URL and the page from the DOM.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import tempfile
+from typing import Callable, Protocol
+from urllib.parse import parse_qs, urlsplit
+
+from lumos_envs.envs.webshop.pages import query_of, render_page
+from lumos_envs.envs.webshop.state import Shop, ShopActionError, ShopState
+
+logger = logging.getLogger(__name__)
+
+SESSION = "local"
+"""session id of an env's own shop (each browser env has its own server)"""
+
+Scorer = Callable[[ShopState], float]
+
+
+class FrontEnd(Protocol):
+    state: ShopState
+
+    def start_session(self, shop: Shop, instruction: str, scorer: Scorer) -> None: ...
+
+    def search(self, query: str) -> None: ...
+
+    def click(self, label: str) -> None: ...
+
+    def html(self) -> str: ...
+
+    def close(self) -> None: ...
+
+
+class TextFrontEnd:
+    """Pages rendered in-process; the fast default."""
+
+    def __init__(self) -> None:
+        self.state = ShopState()
+        self._shop: Shop | None = None
+        self._instruction = ""
+        self._scorer: Scorer = lambda state: 0.0
+
+    def start_session(self, shop: Shop, instruction: str, scorer: Scorer) -> None:
+        self._shop, self._instruction, self._scorer = shop, instruction, scorer
+        self.state = ShopState()
+
+    def search(self, query: str) -> None:
+        self.state = self._need_shop().search(self.state, query)
+
+    def click(self, label: str) -> None:
+        self.state = self._need_shop().click(self.state, label)
+
+    def html(self) -> str:
+        reward = self._scorer(self.state) if self.state.page == "done" else 0.0
+        return render_page(self._need_shop(), self.state, instruction=self._instruction, base=f"/shop/{SESSION}", reward=reward)
+
+    def close(self) -> None:
+        return None
+
+    def _need_shop(self) -> Shop:
+        if self._shop is None:
+            raise RuntimeError("start_session() first")
+        return self._shop
+
+
+class BrowserFrontEnd:
+    """Headless Chromium (Debian's `chromium` + `chromium-driver`) driving this env's own shop server."""
+
+    def __init__(self, *, chromedriver: str = "/usr/bin/chromedriver", chromium: str | None = None,
+                 page_load_timeout_s: float = 20.0) -> None:
+        from lumos_envs.envs.webshop.server import ShopApp, ShopServer
+
+        self.state = ShopState()
+        self.app = ShopApp()
+        self.server = ShopServer(self.app)
+        self.timeout_s = page_load_timeout_s
+        self._profile = tempfile.mkdtemp(prefix="lumos-chromium-")
+        self.driver = None
+        try:
+            self.server.start()
+            self.driver = _start_chromium(chromedriver, chromium, self._profile, page_load_timeout_s)
+        except BaseException:
+            self.close()
+            raise
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.server.port}/shop/{SESSION}"
+
+    def start_session(self, shop: Shop, instruction: str, scorer: Scorer) -> None:
+        self.app.set_session(SESSION, shop, instruction, scorer)
+        self.driver.get(f"{self.base_url}?page=search")
+        self._read_state()
+
+    def search(self, query: str) -> None:
+        from selenium.webdriver.common.by import By
+
+        expected = self.app.shop(SESSION).search(self.state, query)
+        box = self.driver.find_element(By.ID, "search_input")
+        box.clear()
+        box.send_keys(expected.keywords)
+        self._navigate(lambda: self.driver.find_element(By.ID, "search-button").click())
+        self._check(expected)
+
+    def click(self, label: str) -> None:
+        expected = self.app.shop(SESSION).click(self.state, label)
+        target = " ".join(label.split()).lower()
+        element = self.driver.execute_script(
+            "for (const e of document.querySelectorAll('[data-click]')) { if (e.dataset.click === arguments[0]) return e; } return null;",
+            target,
+        )
+        if element is None:
+            raise ShopActionError(f"{label!r} is not on the page")
+        self._navigate(element.click)
+        self._check(expected)
+
+    def html(self) -> str:
+        return self.driver.page_source
+
+    def close(self) -> None:
+        driver, self.driver = self.driver, None
+        if driver is not None:
+            try:
+                driver.quit()
+            except Exception as error:  # the browser may already be gone; keep cleaning up
+                logger.warning("chromium quit failed: %s", error)
+        self.server.close()
+        shutil.rmtree(self._profile, ignore_errors=True)
+
+    # -----------------------------------------------------------------------------------------
+
+    def _navigate(self, act: Callable[[], None]) -> None:
+        from selenium.webdriver.common.by import By
+        from selenium.webdriver.support import expected_conditions
+        from selenium.webdriver.support.ui import WebDriverWait
+
+        old = self.driver.find_element(By.TAG_NAME, "html")
+        act()
+        WebDriverWait(self.driver, self.timeout_s).until(expected_conditions.staleness_of(old))
+        WebDriverWait(self.driver, self.timeout_s).until(lambda d: d.execute_script("return document.readyState") == "complete")
+        self._read_state()
+
+    def _read_state(self) -> None:
+        parts = urlsplit(self.driver.current_url)
+        query = query_of(parse_qs(parts.query, keep_blank_values=True))
+        if parts.path.endswith("/search"):
+            self.state = ShopState("results", query.get("search_query", ""), 1)
+            self.state = ShopState.from_query(self.state.to_query())
+        else:
+            self.state = ShopState.from_query(query)
+
+    def _check(self, expected: ShopState) -> None:
+        if self.state != expected:
+            raise ShopActionError(f"the browser reached {self.state} but the shop expected {expected}")
+
+
+def _start_chromium(chromedriver: str, chromium: str | None, profile: str, timeout_s: float):
+    """Headless Chromium that resolves no host but loopback, sandboxed unless running as root."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    os.environ.setdefault("SE_OFFLINE", "true")  # Selenium Manager must not download drivers
+    options = webdriver.ChromeOptions()
+    for flag in chromium_flags(profile):
+        options.add_argument(flag)
+    binary = chromium or shutil.which("chromium") or shutil.which("chromium-browser")
+    if binary:
+        options.binary_location = binary
+    driver = webdriver.Chrome(service=Service(chromedriver), options=options)
+    driver.set_page_load_timeout(timeout_s)
+    driver.set_script_timeout(timeout_s)
+    return driver
+
+
+def chromium_flags(profile: str) -> list[str]:
+    """Chromium's command-line flags (`--no-sandbox` only when running as root)."""
+    flags = [
+        "--headless=new", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync",
+        "--disable-extensions", "--disable-default-apps", "--no-default-browser-check",
+        "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1",
+        f"--user-data-dir={profile}", "--window-size=1280,1024",
+    ]
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        flags.append("--no-sandbox")
+    return flags

@@ -1,0 +1,147 @@
+"""The shop as a website: a WSGI app (stateless pages, state in the URL) served by waitress on loopback.
+
+Security: every template is autoescaped (`pages.py`); every response carries a restrictive
+Content-Security-Policy (no scripts at all, styles and forms from this origin only); requests whose
+`Host` is not a loopback name are refused (DNS rebinding); only GET and HEAD are served; the server
+binds 127.0.0.1 on a port the OS picks.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable
+from urllib.parse import parse_qs
+
+from lumos_envs.envs.webshop.pages import STYLESHEET, query_of, render_page
+from lumos_envs.envs.webshop.state import Shop, ShopActionError, ShopState
+
+logger = logging.getLogger(__name__)
+
+CONTENT_SECURITY_POLICY = (
+    "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
+    "base-uri 'none'; frame-ancestors 'none'"
+)
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1", "[::1]"})
+
+Scorer = Callable[[ShopState], float]
+
+
+@dataclass
+class Session:
+    shop: Shop
+    instruction: str
+    scorer: Scorer
+
+
+class ShopApp:
+    """WSGI app: `/shop/<session>?page=...` renders a state, `/shop/<session>/search` runs a search."""
+
+    def __init__(self, new_session: Callable[[], tuple[str, Session]] | None = None) -> None:
+        self.sessions: dict[str, Session] = {}
+        self._lock = threading.Lock()
+        self.new_session = new_session
+        """makes a session for `/` (the `lumos shop serve` landing page); None: `/` is 404"""
+
+    def set_session(self, session_id: str, shop: Shop, instruction: str, scorer: Scorer) -> None:
+        with self._lock:
+            self.sessions[session_id] = Session(shop, instruction, scorer)
+
+    def shop(self, session_id: str) -> Shop:
+        return self.sessions[session_id].shop
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        host = str(environ.get("HTTP_HOST", "")).strip().lower()
+        hostname = host.rsplit(":", 1)[0] if not host.endswith("]") else host
+        if hostname not in LOOPBACK_HOSTS:
+            return _respond(start_response, "403 Forbidden", "This shop only answers on a loopback address.")
+        method = environ.get("REQUEST_METHOD", "GET")
+        if method not in ("GET", "HEAD"):
+            return _respond(start_response, "405 Method Not Allowed", "Only GET is served.", [("Allow", "GET, HEAD")])
+        path = environ.get("PATH_INFO", "/")
+        if path == "/static/shop.css":
+            return _respond(start_response, "200 OK", STYLESHEET, content_type="text/css; charset=utf-8")
+        if path == "/" and self.new_session is not None:
+            session_id, session = self.new_session()
+            with self._lock:
+                self.sessions[session_id] = session
+            return _respond(start_response, "303 See Other", "", [("Location", f"/shop/{session_id}?page=search")])
+        parts = path.strip("/").split("/")
+        if len(parts) not in (2, 3) or parts[0] != "shop" or (len(parts) == 3 and parts[2] != "search"):
+            return _respond(start_response, "404 Not Found", "No such page.")
+        session = self.sessions.get(parts[1])
+        if session is None:
+            return _respond(start_response, "404 Not Found", "No such session.")
+        query = query_of(parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True))
+        try:
+            if len(parts) == 3:
+                state = session.shop.search(ShopState(), query.get("search_query", ""))
+            else:
+                state = ShopState.from_query(query)
+                if state.page in ("item", "item_sub", "done"):
+                    session.shop.product(state.asin)
+            reward = session.scorer(state) if state.page == "done" else 0.0
+            html = render_page(session.shop, state, instruction=session.instruction, base=f"/shop/{parts[1]}", reward=reward)
+        except ShopActionError as error:
+            return _respond(start_response, "400 Bad Request", str(error))
+        return _respond(start_response, "200 OK", html, content_type="text/html; charset=utf-8")
+
+
+def _respond(start_response: Callable[..., Any], status: str, body: str, extra: list[tuple[str, str]] | None = None,
+             content_type: str = "text/plain; charset=utf-8") -> list[bytes]:
+    data = body.encode("utf-8")
+    headers = [
+        ("Content-Type", content_type), ("Content-Length", str(len(data))),
+        ("Content-Security-Policy", CONTENT_SECURITY_POLICY), ("X-Content-Type-Options", "nosniff"),
+        ("Referrer-Policy", "no-referrer"), ("Cache-Control", "no-store"), ("X-Frame-Options", "DENY"),
+        *(extra or []),
+    ]
+    start_response(status, headers)
+    return [data]
+
+
+class ShopServer:
+    """waitress serving a WSGI app on 127.0.0.1 (OS-picked port unless given), in a background thread."""
+
+    def __init__(self, app: Callable[..., Iterable[bytes]], host: str = "127.0.0.1", port: int = 0, threads: int = 2) -> None:
+        if host not in ("127.0.0.1", "::1", "localhost"):
+            raise ValueError(f"the shop serves on loopback only, got host {host!r}")
+        self.app, self.host, self.requested_port, self.threads = app, host, port, threads
+        self._server: Any = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def port(self) -> int:
+        if self._server is None:
+            raise RuntimeError("server not started")
+        return int(self._server.effective_port)
+
+    def start(self) -> "ShopServer":
+        from waitress.server import create_server
+
+        self._server = create_server(self.app, host=self.host, port=self.requested_port, threads=self.threads,
+                                     ident="lumos-shop", clear_untrusted_proxy_headers=True,
+                                     asyncore_loop_timeout=0.1)
+        self._thread = threading.Thread(target=self._run, name="lumos-shop-server", daemon=True)
+        self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        try:
+            self._server.run()
+        except (OSError, ValueError):  # closing the socket from close() ends the loop this way
+            pass
+
+    def close(self) -> None:
+        server, self._server = self._server, None
+        if server is None:
+            return
+        server.close()
+        try:
+            server.task_dispatcher.shutdown(timeout=5)
+        except Exception as error:  # pragma: no cover - shutdown is best effort
+            logger.warning("waitress task dispatcher shutdown failed: %s", error)
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+            self._thread = None

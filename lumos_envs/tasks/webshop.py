@@ -1,0 +1,192 @@
+"""WebShop goal task sources: WebShop's own files (`webshop:PATH`) and generated goals (`synthetic:shop_*`).
+
+`webshop:FOLDER_OR_items_shuffle.json?split=test&goals=human` reads WebShop's files in their schema
+(see `lumos_envs.webshop.files`) and builds WebShop's goals: `goals=human` from
+`items_human_ins.json`, `goals=synthetic` from `items_ins_v2*.json` (every option combination of
+every product with an instruction, as WebShop does). Goals are shuffled with `seed` (WebShop: 233)
+and split by index (test: first 500, dev: next 1,000, train: the rest; `split=all` keeps all).
+`webshop:generated?catalog_size=100000&goals=synthetic&size=500` draws goals over a generated catalog.
+
+`synthetic:shop_synthetic`, `shop_human` (train) and `shop_heldout` (held-out product types) draw
+goal `i` from `Random(family, seed, i)` over the default generated catalog (1,000 products).
+"""
+
+from __future__ import annotations
+
+import itertools
+import random
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from lumos_envs.tasks.base import Task, TaskList
+from lumos_envs.webshop.catalog import CatalogSpec, Product, get_catalog
+from lumos_envs.webshop.files import find_file, read_json
+from lumos_envs.webshop.goals import Goal, draw_goal, is_heldout_type, make_task, price_text, sample_price_upper, split_of
+
+MAX_DRAWS = 10_000
+"""product draws a goal may take to find a product of the right (held-out or not) type"""
+
+
+@dataclass(frozen=True)
+class ShopFamilyInfo:
+    split: Literal["train", "heldout"]
+    description: str
+    style: str
+    heldout_types: bool
+
+
+FAMILIES: dict[str, ShopFamilyInfo] = {
+    "shop_synthetic": ShopFamilyInfo("train", "WebShop-template goals over the generated catalog", "synthetic", False),
+    "shop_human": ShopFamilyInfo("train", "human-style goals over the generated catalog", "human", False),
+    "shop_heldout": ShopFamilyInfo("heldout", "goals on held-out product types (never in train families)", "synthetic", True),
+}
+
+
+class GeneratedGoalSource:
+    """Goals over a generated catalog; goal `i` depends only on (family, seed, i, catalog)."""
+
+    def __init__(self, family: str, size: int, seed: int, catalog: CatalogSpec | None = None, style: str | None = None) -> None:
+        if family not in FAMILIES:
+            raise ValueError(f"unknown WebShop goal family {family!r}; known: {', '.join(FAMILIES)}")
+        if size < 1:
+            raise ValueError(f"size must be >= 1, got {size}")
+        self.family, self.size, self.seed = family, size, seed
+        self.info = FAMILIES[family]
+        self.style = style or self.info.style
+        self.catalog = get_catalog(catalog)
+        self.name = f"synthetic:{family}"
+        self._id = re.compile(rf"webshop-{re.escape(family)}-{seed}-(\d+)")
+        self._cache: dict[int, Task] = {}
+
+    def __len__(self) -> int:
+        return self.size
+
+    def __getitem__(self, index: int) -> Task:
+        if isinstance(index, bool) or not isinstance(index, int):
+            raise TypeError(f"task index must be an integer, got {type(index).__name__}")
+        if index < 0:
+            index += self.size
+        if not 0 <= index < self.size:
+            raise IndexError(f"task index {index} out of range for {self.name} of size {self.size}")
+        if index not in self._cache:
+            self._cache[index] = self._build(index)
+        return self._cache[index]
+
+    def index_of(self, task_id: str) -> int:
+        match = self._id.fullmatch(task_id)
+        if match is None or int(match.group(1)) >= self.size:
+            raise KeyError(f"no task with id {task_id!r} in {self.name}")
+        return int(match.group(1))
+
+    def _build(self, index: int) -> Task:
+        rng = random.Random(f"webshop-goal-{self.family}-{self.seed}-{index}")
+        vocabulary = self.catalog.vocabulary
+        for _ in range(MAX_DRAWS):
+            product = self.catalog[rng.randrange(len(self.catalog))]
+            if is_heldout_type(product.query) == self.info.heldout_types:
+                break
+        else:
+            raise ValueError(f"no product of the wanted type in {MAX_DRAWS} draws (catalog too small?)")
+        goal = draw_goal(rng, product, style=self.style, connectors=vocabulary.connectors, openers=vocabulary.openers)
+        split = "heldout" if self.info.heldout_types else split_of(index)
+        return make_task(goal, product, task_id=f"webshop-{self.family}-{self.seed}-{index}", source=self.name,
+                         split=split, catalog=self.catalog.spec)
+
+
+def load_family(name: str, size: int = 200, seed: int = 0) -> GeneratedGoalSource:
+    """A bundled goal family over the default generated catalog (registry entry point)."""
+    return GeneratedGoalSource(name, size, seed)
+
+
+def load_webshop(
+    path: str,
+    split: str = "test",
+    goals: str = "human",
+    seed: int | str = 233,
+    size: int | str = 500,
+    catalog_size: int | str = 1000,
+    catalog_seed: int | str = 0,
+    attributes: str | None = None,
+    human: str | None = None,
+) -> TaskList | GeneratedGoalSource:
+    """WebShop goals from WebShop's files (or `generated`); see the module docstring."""
+    if goals not in ("human", "synthetic"):
+        raise ValueError(f"goals must be human or synthetic, got {goals!r}")
+    if path == "generated":
+        spec = CatalogSpec(size=int(catalog_size), seed=int(catalog_seed))
+        family = "shop_human" if goals == "human" else "shop_synthetic"
+        return GeneratedGoalSource(family, int(size), int(seed), catalog=spec)
+    location = Path(path)
+    folder = location if location.is_dir() else location.parent
+    products_path = find_file(folder, "items_shuffle*.json") if location.is_dir() else location
+    if products_path is None or not products_path.is_file():
+        raise FileNotFoundError(f"no WebShop products file (items_shuffle*.json) at {path}")
+    attributes_path = Path(attributes) if attributes else find_file(folder, "items_ins_v2*.json")
+    spec = CatalogSpec(kind="webshop", products_path=str(products_path.resolve()),
+                       attributes_path=str(attributes_path.resolve()) if attributes_path else "")
+    catalog = get_catalog(spec)
+    rng = random.Random(int(seed))
+    drafted: list[tuple[Goal, Product]] = []
+    if goals == "human":
+        human_path = Path(human) if human else folder / "items_human_ins.json"
+        table = read_json(human_path, dict)
+        for asin in sorted(table):
+            try:
+                product = catalog[catalog.index_of(asin)]
+            except KeyError:
+                continue
+            for k, entry in enumerate(table[asin]):
+                if not isinstance(entry, dict) or "instruction" not in entry:
+                    raise ValueError(f"{human_path}: {asin}[{k}] lacks 'instruction'")
+                wanted = [str(a) for a in entry.get("instruction_attributes") or []]
+                if not wanted:
+                    continue  # WebShop skips human goals without attributes
+                cap = sample_price_upper(rng, product.price)
+                drafted.append((Goal(product.asin, str(entry["instruction"]).strip(".") + price_text(cap), tuple(wanted),
+                                     _named_options(entry.get("instruction_options"), product), cap, product.title,
+                                     product.query, product.product_category, "human"), product))
+    else:
+        if attributes_path is None:
+            raise FileNotFoundError(f"no items_ins_v2*.json beside {products_path} for synthetic goals")
+        table = read_json(attributes_path, dict)
+        for index in range(len(catalog)):
+            product = catalog[index]
+            entry = table.get(product.asin)
+            if not isinstance(entry, dict) or not entry.get("instruction") or not entry.get("instruction_attributes"):
+                continue
+            cap = sample_price_upper(rng, product.price)
+            names = sorted(product.options)
+            for combination in itertools.product(*(product.options[n] for n in names)):
+                options = dict(zip(names, combination))
+                text = str(entry["instruction"])
+                if options:
+                    text += " with " + ", and ".join(f"{k}: {v}" for k, v in options.items())
+                drafted.append((Goal(product.asin, text + price_text(cap), tuple(entry["instruction_attributes"]), options,
+                                     cap, product.title, product.query, product.product_category, "synthetic"), product))
+    random.Random(int(seed)).shuffle(drafted)
+    tasks = []
+    for index, (goal, product) in enumerate(drafted):
+        goal_split = split_of(index)
+        if split not in ("all", goal_split):
+            continue
+        tasks.append(make_task(goal, product, task_id=f"webshop-{goals}-{index}", source="webshop",
+                               split=goal_split, catalog=catalog.spec))
+    if not tasks:
+        raise ValueError(f"no WebShop goals in split {split!r} at {path}")
+    return TaskList(tasks, name=f"webshop:{path}")
+
+
+def _named_options(options: object, product: Product) -> dict[str, str]:
+    """Human goals list option values only; name each by the product option that lists it."""
+    if isinstance(options, dict):
+        return {str(k).lower(): str(v).lower() for k, v in options.items()}
+    named: dict[str, str] = {}
+    for k, value in enumerate(options or []):
+        value = str(value).lower()
+        name = next((n for n, values in product.options.items() if value in values), f"option {k + 1}")
+        named[name] = value
+    return named
+
+
