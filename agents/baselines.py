@@ -128,3 +128,24 @@ class CoTAgent:
 
     def trace(self, slot: int = 0) -> EpisodeTrace:
         return self._slots[slot][2]
+
+
+def integrated_first_turn(block: Any, task: str) -> str:
+    """The integrated baseline's first user turn (the same text `IntegratedAgent.reset` sends)."""
+    return INTEGRATED_INSTRUCTION + block.render() + f"Task: {task} \n"
+
+
+def integrated_messages(task: str, block: Any, steps: Sequence[Any]) -> list[Message]:
+    """Training conversation for `IntegratedAgent` from a finished plan (`agents.sft.PlanStep`s)."""
+    messages: list[Message] = [{"role": "user", "content": integrated_first_turn(block, task)}]
+    for number, step in enumerate(steps, start=1):
+        messages.append({"role": "assistant", "content": f"{step.line}{ACTIONS_MARKER}{step.action_line}"})
+        messages.append({"role": "user", "content": plan_feedback_turn(number, step.result)})
+    messages.append({"role": "assistant", "content": STOP_PLANNING})
+    return messages
+
+
+def cot_messages(task: str, steps: Sequence[Any], answer: str) -> list[Message]:
+    """Training conversation for `CoTAgent(style="cot")`: the plan as prose, ending `Answer is X.`."""
+    reasoning = " ".join(f"{step.text.rstrip('.')}: {step.action_line} gives {step.result}." for step in steps)
+    return [{"role": "user", "content": task}, {"role": "assistant", "content": f"{reasoning} Answer is {answer}.".strip()}]

@@ -13,12 +13,14 @@ executable.
 from __future__ import annotations
 
 import re
-from typing import Any, Literal, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal, Mapping, Sequence
 
 from lumos_envs.actions import parse_annotation
 
 from agents.prompts import (
     GROUNDING_WITH_RESULTS,
+    ActionBlock,
     LUMOS_BLOCKS,
     STOP_PLANNING,
     Message,
@@ -37,6 +39,24 @@ Module = Literal["plan", "ground"]
 Formulation = Literal["iterative", "onetime"]
 
 
+@dataclass(frozen=True)
+class PlanStep:
+    """One subgoal of a finished plan, as the LUMOS conversations need it."""
+
+    index: int
+    """the subgoal's number k"""
+    line: str
+    """`Subgoal k: ...` as the planner wrote it"""
+    text: str
+    """the subgoal text alone (the web feedback turn quotes it)"""
+    action_line: str
+    """the grounded actions joined by `; `"""
+    result: str
+    """the executed result of the subgoal's last action, for the planner's feedback turn"""
+    grounding_result: str = ""
+    """the result as complex-QA grounding turns quote it (defaults to `result`)"""
+
+
 def annotation_messages(record: Mapping[str, Any], module: Module, formulation: Formulation) -> list[Message]:
     """The LUMOS conversation for one annotation record.
 
@@ -50,50 +70,67 @@ def annotation_messages(record: Mapping[str, Any], module: Module, formulation: 
             record whose subgoal plan does not parse (the message names why).
     """
     domain = str(record.get("domain", "maths"))
-    task = str(record["task"])
     plan = str(record["subgoal_plan"])
     subgoals = parse_annotation(plan, domain)
     lines = _raw_subgoal_lines(plan)
     if len(lines) != len(subgoals):  # defensive: the parser and the line scan disagree
         lines = [subgoal_line(s.index, s.text) for s in subgoals]
     last_lines = _last_action_lines(plan)
-    if module == "plan":
-        messages: list[Message] = [{"role": "user", "content": plan_first_turn(task)}]
-        if formulation == "onetime":
-            messages.append({"role": "assistant", "content": SUBGOAL_SEPARATOR.join(lines)})
-            return messages
-        style = "web" if domain == "web_agent" else "result"
-        for number, subgoal in enumerate(subgoals, start=1):
-            if not subgoal.actions:
-                raise ValueError(f"subgoal {subgoal.index} has no actions")
-            line = lines[number - 1]
-            messages.append({"role": "assistant", "content": line if number == 1 else KEEP_PLANNING + line})
-            result = subgoal.results[-1] if subgoal.results and subgoal.results[-1] is not None else ""
-            messages.append({"role": "user", "content": plan_feedback_turn(number, result, style, subgoal.text)})
-        messages.append({"role": "assistant", "content": STOP_PLANNING})
-        return messages
-    if domain not in LUMOS_BLOCKS:
-        raise ValueError(f"LUMOS has no grounding action block for domain {domain!r}")
-    block = LUMOS_BLOCKS[domain]
-    if formulation == "onetime":
-        actions = "; ".join(s.action_line() for s in subgoals)
-        return [
-            {"role": "user", "content": ground_first_turn(block, task, lines)},
-            {"role": "assistant", "content": actions},
-        ]
-    messages = []
-    results: list[tuple[int, str]] = []
+    steps = []
     for number, (subgoal, line) in enumerate(zip(subgoals, lines), start=1):
         if not subgoal.actions:
             raise ValueError(f"subgoal {subgoal.index} has no actions")
-        if number == 1:
-            user = ground_first_turn(block, task, line)
-        else:
-            user = ground_later_turn(line, results if domain in GROUNDING_WITH_RESULTS else None)
-        messages.append({"role": "user", "content": user})
-        messages.append({"role": "assistant", "content": subgoal.action_line()})
         last = subgoal.results[-1] if subgoal.results else None
-        results.append((subgoal.index, _raw_result(last_lines[number - 1] if number <= len(last_lines) else "", last)))
+        steps.append(PlanStep(
+            index=subgoal.index, line=line, text=subgoal.text, action_line=subgoal.action_line(),
+            result=last if last is not None else "",
+            grounding_result=_raw_result(last_lines[number - 1] if number <= len(last_lines) else "", last),
+        ))
+    return plan_messages(domain, str(record["task"]), steps, module, formulation)
+
+
+def plan_messages(
+    domain: str, task: str, steps: Sequence[PlanStep], module: Module, formulation: Formulation, block: ActionBlock | None = None
+) -> list[Message]:
+    """The LUMOS planning or grounding conversation of a finished plan (annotated or executed).
+
+    Args:
+        domain: LUMOS data-domain name (`maths`, `complex_qa`, `web_agent`, `webshop`, ...).
+        block: the grounding action block; default: LUMOS's block for `domain`.
+
+    Raises:
+        ValueError: for a grounding conversation without an action block.
+    """
+    if module == "plan":
+        messages: list[Message] = [{"role": "user", "content": plan_first_turn(task)}]
+        if formulation == "onetime":
+            messages.append({"role": "assistant", "content": SUBGOAL_SEPARATOR.join(s.line for s in steps)})
+            return messages
+        style = "web" if domain == "web_agent" else "webshop" if domain == "webshop" else "result"
+        for number, step in enumerate(steps, start=1):
+            messages.append({"role": "assistant", "content": step.line if number == 1 else KEEP_PLANNING + step.line})
+            messages.append({"role": "user", "content": plan_feedback_turn(number, step.result, style, step.text)})
+        messages.append({"role": "assistant", "content": STOP_PLANNING})
+        return messages
+    if block is None:
+        if domain not in LUMOS_BLOCKS:
+            raise ValueError(f"LUMOS has no grounding action block for domain {domain!r}")
+        block = LUMOS_BLOCKS[domain]
+    if formulation == "onetime":
+        return [
+            {"role": "user", "content": ground_first_turn(block, task, [s.line for s in steps])},
+            {"role": "assistant", "content": "; ".join(s.action_line for s in steps)},
+        ]
+    messages = []
+    results: list[tuple[int, str]] = []
+    for number, step in enumerate(steps, start=1):
+        if number == 1:
+            user = ground_first_turn(block, task, step.line)
+        else:
+            user = ground_later_turn(step.line, results if domain in GROUNDING_WITH_RESULTS else None)
+        messages.append({"role": "user", "content": user})
+        messages.append({"role": "assistant", "content": step.action_line})
+        results.append((step.index, step.grounding_result or step.result))
     return messages
 
 
