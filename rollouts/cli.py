@@ -59,9 +59,17 @@ def add_dataclass_arguments(parser: argparse.ArgumentParser, config_class: type,
             args = [a for a in typing.get_args(hint) if a is not type(None)]
             if origin is typing.Literal:
                 kwargs["choices"] = list(typing.get_args(hint))
+            elif origin is list:
+                kwargs["nargs"] = "*"
+                kwargs["type"] = args[0] if args and args[0] in (int, float, str) else str
+                if f.default_factory is not dataclasses.MISSING:  # type: ignore[misc]
+                    kwargs["default"] = f.default_factory()  # type: ignore[misc]
             else:
                 base = args[0] if args else hint
-                kwargs["type"] = base if base in (int, float, str) else str
+                if typing.get_origin(base) is typing.Literal:
+                    kwargs["choices"] = list(typing.get_args(base))
+                else:
+                    kwargs["type"] = base if base in (int, float, str) else str
         parser.add_argument(name, **kwargs)
 
 
@@ -71,16 +79,19 @@ def _field_help(config_class: type) -> dict[str, str]:
     import inspect
     import textwrap
 
-    try:
-        tree = ast.parse(textwrap.dedent(inspect.getsource(config_class)))
-    except (OSError, TypeError):
-        return {}
     helps: dict[str, str] = {}
-    body = tree.body[0].body  # type: ignore[attr-defined]
-    for node, following in zip(body, body[1:]):
-        if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
-            if isinstance(following, ast.Expr) and isinstance(following.value, ast.Constant) and isinstance(following.value.value, str):
-                helps[node.target.id] = following.value.value.strip()
+    for cls in reversed(config_class.__mro__):  # a subclass's docstrings win over its bases'
+        if not dataclasses.is_dataclass(cls):
+            continue
+        try:
+            tree = ast.parse(textwrap.dedent(inspect.getsource(cls)))
+        except (OSError, TypeError):
+            continue
+        body = tree.body[0].body  # type: ignore[attr-defined]
+        for node, following in zip(body, body[1:]):
+            if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+                if isinstance(following, ast.Expr) and isinstance(following.value, ast.Constant) and isinstance(following.value.value, str):
+                    helps[node.target.id] = following.value.value.strip()
     return helps
 
 
@@ -138,6 +149,9 @@ def run_list(config: ListConfig) -> int:
 COMMANDS: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "replay-gold": ("rollouts.cli:ReplayGoldConfig", "rollouts.cli:run_replay_gold", ()),
     "list": ("rollouts.cli:ListConfig", "rollouts.cli:run_list", ("what",)),
+    "rollout": ("rollouts.commands:RolloutCommand", "rollouts.commands:run_rollout_command", ()),
+    "sft-data": ("rollouts.sft_data:SftDataConfig", "rollouts.commands:run_sft_data_command", ()),
+    "eval": ("rollouts.commands:EvalCommand", "rollouts.commands:run_eval_command", ()),
     "shop-serve": ("rollouts.shop_cli:ShopServeConfig", "rollouts.shop_cli:run_shop_serve", ()),
     "sql-agreement": ("rollouts.sql_cli:SqlAgreementConfig", "rollouts.sql_cli:run_sql_agreement", ()),
     "mariadb": ("rollouts.sql_cli:MariaDBConfig", "rollouts.sql_cli:run_mariadb", ()),

@@ -1,0 +1,121 @@
+"""The functions behind `lumos rollout`, `lumos sft-data` and `lumos eval`: flat configs (one flag
+per field) mapped onto the library's typed configs, and one-line summaries printed."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field, fields
+
+
+from rollouts.engine import Job, RolloutConfig, run_rollouts
+from rollouts.evaluation import EvalConfig, Suite, default_suites, evaluate
+from rollouts.policies import AgentConfig, make_agent
+from rollouts.sft_data import SftDataConfig, build_sft_data
+
+
+@dataclass
+class RolloutCommand(AgentConfig):
+    """Roll an agent out in envs and store the trajectories."""
+
+    env: list[str] = field(default_factory=lambda: ["lumos/Math-v0"])
+    """env ids (one job per env)"""
+    tasks: list[str] = field(default_factory=list)
+    """task spec per env, in the same order (omit for the envs' bundled tasks)"""
+    limit: int | None = None
+    """first N tasks of each job"""
+    samples: int = 1
+    """attempts per task"""
+    seed: int = 0
+    """reset seeds start here"""
+    max_steps: int = 20
+    """env step limit"""
+    num_envs: int = 16
+    """episodes in flight at once"""
+    num_workers: int = 0
+    """threads stepping slow envs in parallel"""
+    out: str = "runs/rollouts.jsonl"
+    """trajectory file"""
+    resume: bool = False
+    """continue `out`"""
+    overwrite: bool = False
+    """replace `out`"""
+    env_kwargs: str = "{}"
+    """extra env arguments as a JSON object"""
+
+
+def run_rollout_command(command: RolloutCommand) -> int:
+    if command.tasks and len(command.tasks) != len(command.env):
+        raise ValueError(f"--tasks needs one spec per --env ({len(command.env)}), got {len(command.tasks)}")
+    extra = tuple(sorted(_json_object(command.env_kwargs, "--env-kwargs").items()))
+    tasks = command.tasks or [None] * len(command.env)
+    agent_config = _agent_config(command)
+    config = RolloutConfig(
+        jobs=[Job(env, spec, command.limit, env_kwargs=extra) for env, spec in zip(command.env, tasks)],
+        samples=command.samples, seed=command.seed, max_steps=command.max_steps, num_envs=command.num_envs,
+        num_workers=command.num_workers, out=command.out, resume=command.resume, overwrite=command.overwrite,
+        reveal_gold=command.agent == "oracle", agent_info=agent_config.info(),
+    )
+    result = run_rollouts(config, make_agent(agent_config))
+    print(f"{result.episodes} episodes ({result.skipped} already done), success {result.success_rate:.1%}, "
+          f"{result.episodes_per_s:.2f} episodes/s; env {result.env_s:.1f} s, agent {result.agent_s:.1f} s -> {result.path}")
+    return 0
+
+
+def run_sft_data_command(config: SftDataConfig) -> int:
+    paths = build_sft_data(config)
+    for name, path in paths.items():
+        count = sum(1 for _ in path.open())
+        print(f"{count:7d}  {name:32s} {path}")
+    return 0
+
+
+@dataclass
+class EvalCommand(AgentConfig):
+    """Evaluate an agent on in-domain, held-out and unseen suites and write a report."""
+
+    suites: str = ""
+    """suites as a JSON list of {name, env_id, tasks, kind, limit}; default: lumos's bundled suite"""
+    size: int = 50
+    """tasks per default suite (split over families)"""
+    trained_domains: list[str] = field(default_factory=lambda: ["math", "qa", "multimodal"])
+    """domains the agent was trained on; the others count as unseen"""
+    out: str = "runs/eval"
+    """report folder"""
+    num_envs: int = 16
+    """episodes in flight at once"""
+    max_steps: int = 20
+    """env step limit"""
+    compare_to: str | None = None
+    """an earlier report to compare with"""
+
+
+def run_eval_command(command: EvalCommand) -> int:
+    if command.suites:
+        suites = [Suite(**{k: v for k, v in s.items()}) for s in json.loads(command.suites)]
+    else:
+        suites = default_suites(command.size)
+    agent_config = _agent_config(command)
+    config = EvalConfig(suites=suites, trained_domains=command.trained_domains, out=command.out, num_envs=command.num_envs,
+                        max_steps=command.max_steps, compare_to=command.compare_to, agent_info=agent_config.info())
+    result = evaluate(config, make_agent(agent_config), reveal_gold=command.agent == "oracle")
+    for suite in result.results:
+        print(f"{suite.name:24s} {suite.category:9s} {suite.episodes:4d} episodes  success {suite.success_rate:.1%}")
+    print(f"report: {result.report['md']}")
+    return 0
+
+
+def _agent_config(command: AgentConfig) -> AgentConfig:
+    names = {f.name for f in fields(AgentConfig)}
+    return AgentConfig(**{name: getattr(command, name) for name in names})
+
+
+def _json_object(text: str, flag: str) -> dict:
+    try:
+        value = json.loads(text)
+    except ValueError as error:
+        raise ValueError(f"{flag} must be a JSON object: {error}") from None
+    if not isinstance(value, dict):
+        raise ValueError(f"{flag} must be a JSON object")
+    return value
+
+
