@@ -8,6 +8,7 @@ LUMOS_ENVS: dict[str, str] = {
     "lumos/Math-v0": "lumos_envs.envs.math:MathEnv",
     "lumos/SQL-v0": "lumos_envs.envs.sql:SqlEnv",
     "lumos/WebShop-v0": "lumos_envs.envs.webshop.env:WebShopEnv",
+    "lumos/Multimodal-v0": "lumos_envs.envs.multimodal:MultimodalEnv",
 }
 """env id -> entry point; later domains add their lines here."""
 

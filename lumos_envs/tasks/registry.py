@@ -32,7 +32,7 @@ class TaskLoaderEntry:
 
 TASK_LOADERS: dict[str, TaskLoaderEntry] = {}
 
-SYNTHETIC_MODULES: dict[str, str] = {"math": "lumos_envs.tasks.synthetic_math", "sql": "lumos_envs.tasks.synthetic_sql", "webshop": "lumos_envs.tasks.webshop"}
+SYNTHETIC_MODULES: dict[str, str] = {"math": "lumos_envs.tasks.synthetic_math", "sql": "lumos_envs.tasks.synthetic_sql", "webshop": "lumos_envs.tasks.webshop", "multimodal": "lumos_envs.tasks.synthetic_multimodal"}
 """domain -> module with `FAMILIES` (name -> family info with `split`) and `load_family(name, size, seed)`"""
 
 
@@ -54,6 +54,10 @@ for _entry in (
                     "bundled procedural families with gold plans (lumos list tasks shows them)"),
     TaskLoaderEntry("spider", "lumos_envs.tasks.spider:load_spider", "file", "sql",
                     "InterCode-SQL json list: db, gold, query, hardness, db_tables; MySQL dump beside it or ?dump=PATH"),
+    TaskLoaderEntry("aokvqa", "lumos_envs.tasks.aokvqa:load_aokvqa", "file", "multimodal",
+                    "A-OKVQA json: question, choices, correct_choice_idx, direct_answers, image_id (COCO image under image_root=)"),
+    TaskLoaderEntry("scienceqa", "lumos_envs.tasks.scienceqa:load_scienceqa", "file", "multimodal",
+                    "ScienceQA problems.json (id -> question, choices, answer, hint, image) or a list/jsonl of such rows"),
     TaskLoaderEntry("hf", "lumos_envs.tasks.hub:load_hub_dataset", "hub", "*",
                     "a dataset read with datasets.load_dataset (hub id or local folder); schema= picks the loader"),
 ):
