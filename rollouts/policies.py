@@ -42,6 +42,9 @@ class AgentConfig:
     """sampling seed (temperature > 0)"""
     batch_size: int = 16
     """prompts per forward pass of a local model"""
+    torch_threads: int = 1
+    """CPU threads for local models; 1 by default because small-batch generation gains little from
+    more and slows down badly when the cores are shared (envs, tool workers, other jobs)"""
 
     def __post_init__(self) -> None:
         if self.agent != "oracle" and not (self.model or (self.planner_model and self.grounder_model)):
@@ -63,8 +66,11 @@ def make_agent(config: AgentConfig) -> Any:
 
     def backend(path: str) -> Any:
         if path not in loaded:
+            import torch
+
             from agents.backends.transformers import TransformersBackend
 
+            torch.set_num_threads(config.torch_threads)
             loaded[path] = TransformersBackend.from_pretrained(path, batch_size=config.batch_size)
         return loaded[path]
 
