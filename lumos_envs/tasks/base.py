@@ -168,3 +168,41 @@ class ConcatTaskSource:
             except KeyError:
                 continue
         raise KeyError(f"no task with id {task_id!r} in {self.name}")
+
+
+class GeneratedTaskSource:
+    """Base of the bundled generators' task sources: item `i` is built on first use by `_build(i)`
+    (from `Random(salt + seed + i)` in the subclasses) and cached; ids are `{id_prefix}{i}`, so
+    `index_of` needs no search and any item can be rebuilt alone."""
+
+    def __init__(self, name: str, size: int, id_prefix: str) -> None:
+        if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+            raise ValueError(f"size must be an integer >= 1, got {size!r}")
+        self.name = name
+        self.size = size
+        self.id_prefix = id_prefix
+        self._cache: dict[int, Task] = {}
+
+    def _build(self, index: int) -> Task:
+        raise NotImplementedError
+
+    def __len__(self) -> int:
+        return self.size
+
+    def __getitem__(self, index: int) -> Task:
+        if isinstance(index, bool) or not isinstance(index, int):
+            raise TypeError(f"task index must be an integer, got {type(index).__name__}")
+        if index < 0:
+            index += self.size
+        if not 0 <= index < self.size:
+            raise IndexError(f"task index {index} out of range for {self.name} of size {self.size}")
+        if index not in self._cache:
+            self._cache[index] = self._build(index)
+        return self._cache[index]
+
+    def index_of(self, task_id: str) -> int:
+        """Position of the task with this id; KeyError names the id if it is not in this source."""
+        rest = task_id[len(self.id_prefix):] if task_id.startswith(self.id_prefix) else ""
+        if not rest.isdigit() or int(rest) >= self.size:
+            raise KeyError(f"no task with id {task_id!r} in {self.name} (size {self.size})")
+        return int(rest)

@@ -18,14 +18,13 @@ from __future__ import annotations
 
 import math
 import random
-import re
 import zlib
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any, Callable, Literal
 
 from lumos_envs.domains import Domain
-from lumos_envs.tasks.base import Task
+from lumos_envs.tasks.base import GeneratedTaskSource, Task
 from lumos_envs.tasks.math_plans import PlanBuilder, format_number
 
 MAX_DRAWS = 200
@@ -652,36 +651,16 @@ class SyntheticMathConfig:
             raise ValueError(f"seed must be an integer >= 0, got {self.seed!r}")
 
 
-class SyntheticMathSource:
+class SyntheticMathSource(GeneratedTaskSource):
     """A lazily built, cached task source for one family; item i depends only on (family, seed, i)."""
 
     def __init__(self, config: SyntheticMathConfig) -> None:
+        super().__init__(f"synthetic:{config.family}", config.size, f"synthetic-{config.family}-{config.seed}-")
         self.config = config
         self.info = MATH_FAMILIES[config.family]
-        self.name = f"synthetic:{config.family}"
-        self._cache: dict[int, Task] = {}
-        self._id_re = re.compile(rf"synthetic-{re.escape(config.family)}-{config.seed}-(\d+)")
 
-    def __len__(self) -> int:
-        return self.config.size
-
-    def __getitem__(self, index: int) -> Task:
-        if isinstance(index, bool) or not isinstance(index, int):
-            raise TypeError(f"task index must be an integer, got {type(index).__name__}")
-        if index < 0:
-            index += self.config.size
-        if not 0 <= index < self.config.size:
-            raise IndexError(f"task index {index} out of range for {self.name} of size {self.config.size}")
-        if index not in self._cache:
-            self._cache[index] = build_item(self.config.family, self.config.seed, index)
-        return self._cache[index]
-
-    def index_of(self, task_id: str) -> int:
-        """Position of the task with this id; KeyError names the id if it is not in this source."""
-        match = self._id_re.fullmatch(task_id)
-        if match is None or int(match.group(1)) >= self.config.size:
-            raise KeyError(f"no task with id {task_id!r} in {self.name} (seed {self.config.seed}, size {self.config.size})")
-        return int(match.group(1))
+    def _build(self, index: int) -> Task:
+        return build_item(self.config.family, self.config.seed, index)
 
 
 def load_synthetic_math(family: str, size: int = 200, seed: int = 0) -> SyntheticMathSource:

@@ -29,7 +29,7 @@ from lumos_envs.multimodal.sampling import random_chart, random_scene
 from lumos_envs.multimodal.scene import (
     CHART_LABELS, COLORS, ITEM_LABELS, MAX_BAR_VALUE, SHAPES, Chart, ImageSpec, Scene, SceneObject,
 )
-from lumos_envs.tasks.base import GoldPlan, GoldSubgoal, Task
+from lumos_envs.tasks.base import GeneratedTaskSource, GoldPlan, GoldSubgoal, Task
 
 IMG = "[IMG]"
 """how gold plans name the image in VQA calls"""
@@ -237,36 +237,15 @@ def format_question(question: str, choices: tuple[str, ...] | list[str], hint: s
     return f"Hint: {hint} {text}" if hint else text
 
 
-class SyntheticMultimodalSource:
+class SyntheticMultimodalSource(GeneratedTaskSource):
     """`size` tasks of one family; item i is rebuilt from Random(salt + seed + i) on demand."""
 
     def __init__(self, family: str, size: int = 200, seed: int = 0) -> None:
         if family not in FAMILIES:
             raise ValueError(f"unknown multimodal family {family!r}; known: {', '.join(FAMILIES)}")
-        if size < 1:
-            raise ValueError(f"size must be >= 1, got {size}")
-        self.info, self.size, self.seed = FAMILIES[family], size, seed
-        self.name = f"synthetic:{family}"
+        super().__init__(f"synthetic:{family}", size, f"{family}-{seed}-")
+        self.info, self.seed = FAMILIES[family], seed
         self._salt = zlib.crc32(family.encode()) * 1000
-        self._cache: dict[int, Task] = {}
-
-    def __len__(self) -> int:
-        return self.size
-
-    def __getitem__(self, index: int) -> Task:
-        if index < 0:
-            index += self.size
-        if not 0 <= index < self.size:
-            raise IndexError(f"task index {index} out of range for {self.size} tasks")
-        if index not in self._cache:
-            self._cache[index] = self._build(index)
-        return self._cache[index]
-
-    def index_of(self, task_id: str) -> int:
-        prefix = f"{self.info.name}-{self.seed}-"
-        if task_id.startswith(prefix) and task_id[len(prefix):].isdigit() and int(task_id[len(prefix):]) < self.size:
-            return int(task_id[len(prefix):])
-        raise KeyError(f"no task with id {task_id!r} in {self.name}")
 
     def _build(self, index: int) -> Task:
         rng = random.Random(self._salt + self.seed + index)

@@ -18,7 +18,7 @@ from functools import lru_cache
 from typing import Callable, Literal
 
 from lumos_envs.domains import Domain
-from lumos_envs.tasks.base import Task
+from lumos_envs.tasks.base import GeneratedTaskSource, Task
 from lumos_envs.tasks.spider import sql_gold_plan
 
 DB_NAME = "lumos_shop"
@@ -193,27 +193,17 @@ FAMILIES: dict[str, SqlFamilyInfo] = {
 }
 
 
-class SyntheticSqlSource:
+class SyntheticSqlSource(GeneratedTaskSource):
     """Tasks of one family; item `i` from `Random(salt(family) + seed + i)`."""
 
     def __init__(self, family: str, size: int = 200, seed: int = 0) -> None:
         if family not in FAMILIES:
             raise ValueError(f"unknown SQL family {family!r}; known: {', '.join(FAMILIES)}")
-        if size < 1:
-            raise ValueError(f"size must be >= 1, got {size}")
+        super().__init__(f"synthetic:{family}", size, f"{family}-{seed}-")
         self.info = FAMILIES[family]
-        self.size = size
         self.seed = seed
-        self.name = f"synthetic:{family}"
 
-    def __len__(self) -> int:
-        return self.size
-
-    def __getitem__(self, index: int) -> Task:
-        if index < 0:
-            index += self.size
-        if not 0 <= index < self.size:
-            raise IndexError(f"task index {index} out of range for {self.size} tasks")
+    def _build(self, index: int) -> Task:
         rng = random.Random(zlib.crc32(self.info.name.encode()) + self.seed + index)
         template = rng.choice(self.info.templates)
         question, gold = template(rng, shop_data())
@@ -227,12 +217,6 @@ class SyntheticSqlSource:
             plan=sql_gold_plan(gold, ("customers", "products", "orders")),
             metadata={"db": DB_NAME, "dump": f"synthetic:{DB_NAME}", "gold_sql": gold, "template": template.__name__.strip("_")},
         )
-
-    def index_of(self, task_id: str) -> int:
-        prefix = f"{self.info.name}-{self.seed}-"
-        if task_id.startswith(prefix) and task_id[len(prefix):].isdigit() and int(task_id[len(prefix):]) < self.size:
-            return int(task_id[len(prefix):])
-        raise KeyError(f"no task with id {task_id!r} in {self.name}")
 
 
 def load_family(name: str, size: int = 200, seed: int = 0) -> SyntheticSqlSource:

@@ -15,12 +15,11 @@ from __future__ import annotations
 
 import itertools
 import random
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from lumos_envs.tasks.base import Task, TaskList
+from lumos_envs.tasks.base import GeneratedTaskSource, Task, TaskList
 from lumos_envs.webshop.catalog import CatalogSpec, Product, get_catalog
 from lumos_envs.webshop.files import find_file, read_json
 from lumos_envs.webshop.goals import Goal, draw_goal, is_heldout_type, make_task, price_text, sample_price_upper, split_of
@@ -44,41 +43,17 @@ FAMILIES: dict[str, ShopFamilyInfo] = {
 }
 
 
-class GeneratedGoalSource:
+class GeneratedGoalSource(GeneratedTaskSource):
     """Goals over a generated catalog; goal `i` depends only on (family, seed, i, catalog)."""
 
     def __init__(self, family: str, size: int, seed: int, catalog: CatalogSpec | None = None, style: str | None = None) -> None:
         if family not in FAMILIES:
             raise ValueError(f"unknown WebShop goal family {family!r}; known: {', '.join(FAMILIES)}")
-        if size < 1:
-            raise ValueError(f"size must be >= 1, got {size}")
-        self.family, self.size, self.seed = family, size, seed
+        super().__init__(f"synthetic:{family}", size, f"webshop-{family}-{seed}-")
+        self.family, self.seed = family, seed
         self.info = FAMILIES[family]
         self.style = style or self.info.style
         self.catalog = get_catalog(catalog)
-        self.name = f"synthetic:{family}"
-        self._id = re.compile(rf"webshop-{re.escape(family)}-{seed}-(\d+)")
-        self._cache: dict[int, Task] = {}
-
-    def __len__(self) -> int:
-        return self.size
-
-    def __getitem__(self, index: int) -> Task:
-        if isinstance(index, bool) or not isinstance(index, int):
-            raise TypeError(f"task index must be an integer, got {type(index).__name__}")
-        if index < 0:
-            index += self.size
-        if not 0 <= index < self.size:
-            raise IndexError(f"task index {index} out of range for {self.name} of size {self.size}")
-        if index not in self._cache:
-            self._cache[index] = self._build(index)
-        return self._cache[index]
-
-    def index_of(self, task_id: str) -> int:
-        match = self._id.fullmatch(task_id)
-        if match is None or int(match.group(1)) >= self.size:
-            raise KeyError(f"no task with id {task_id!r} in {self.name}")
-        return int(match.group(1))
 
     def _build(self, index: int) -> Task:
         rng = random.Random(f"webshop-goal-{self.family}-{self.seed}-{index}")
