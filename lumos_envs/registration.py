@@ -6,11 +6,12 @@ from gymnasium.envs.registration import register, registry
 
 LUMOS_ENVS: dict[str, str] = {
     "lumos/Math-v0": "lumos_envs.envs.math:MathEnv",
-    "lumos/SQL-v0": "lumos_envs.envs.sql:SqlEnv",
+    "lumos/QA-v0": "lumos_envs.envs.qa:QAEnv",
     "lumos/WebShop-v0": "lumos_envs.envs.webshop.env:WebShopEnv",
     "lumos/Multimodal-v0": "lumos_envs.envs.multimodal:MultimodalEnv",
+    "lumos/SQL-v0": "lumos_envs.envs.sql:SqlEnv",
 }
-"""env id -> entry point; later domains add their lines here."""
+"""env id -> entry point (one line per env)."""
 
 
 def register_lumos_envs() -> None:

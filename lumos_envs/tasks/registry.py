@@ -32,7 +32,13 @@ class TaskLoaderEntry:
 
 TASK_LOADERS: dict[str, TaskLoaderEntry] = {}
 
-SYNTHETIC_MODULES: dict[str, str] = {"math": "lumos_envs.tasks.synthetic_math", "sql": "lumos_envs.tasks.synthetic_sql", "webshop": "lumos_envs.tasks.webshop", "multimodal": "lumos_envs.tasks.synthetic_multimodal"}
+SYNTHETIC_MODULES: dict[str, str] = {
+    "math": "lumos_envs.tasks.synthetic_math",
+    "qa": "lumos_envs.tasks.synthetic_qa",
+    "webshop": "lumos_envs.tasks.webshop",
+    "multimodal": "lumos_envs.tasks.synthetic_multimodal",
+    "sql": "lumos_envs.tasks.synthetic_sql",
+}
 """domain -> module with `FAMILIES` (name -> family info with `split`) and `load_family(name, size, seed)`"""
 
 
@@ -50,6 +56,12 @@ for _entry in (
                     "SVAMP json list: ID, Body, Question, Equation, Answer, Type"),
     TaskLoaderEntry("webshop", "lumos_envs.tasks.webshop:load_webshop", "file", "webshop",
                     "WebShop files: items_shuffle*.json, items_ins_v2*.json, items_human_ins.json (or 'generated'); split=, goals=human|synthetic"),
+    TaskLoaderEntry("hotpotqa", "lumos_envs.tasks.hotpotqa:load_hotpotqa", "file", "qa",
+                    "HotpotQA json: distractor/dev (_id, question, answer, supporting_facts, context) or question-only (?corpus=DOCS.jsonl)"),
+    TaskLoaderEntry("musique", "lumos_envs.tasks.musique:load_musique", "file", "qa",
+                    "MuSiQue jsonl: id, question, answer, paragraphs, question_decomposition (gold plans from the decomposition)"),
+    TaskLoaderEntry("strategyqa", "lumos_envs.tasks.strategyqa:load_strategyqa", "file", "qa",
+                    "StrategyQA json: question, boolean answer; documents from ?corpus=DOCS.jsonl ({title, text} lines)"),
     TaskLoaderEntry("synthetic", "lumos_envs.tasks.registry:load_synthetic", "generator", "*",
                     "bundled procedural families with gold plans (lumos list tasks shows them)"),
     TaskLoaderEntry("spider", "lumos_envs.tasks.spider:load_spider", "file", "sql",

@@ -1,0 +1,107 @@
+"""The extractive reader reads prose: held-out phrasings of the world, and hand-written paragraphs."""
+
+from __future__ import annotations
+
+import pytest
+
+from lumos_envs.metrics_qa import exact_match
+from lumos_envs.qa.reader import ExtractiveReader, answer_type, comparison_options
+from lumos_envs.qa.world import WorldConfig, build_world, render_paragraphs
+from lumos_envs.tasks.hotpotqa import hotpotqa_task_from_row
+
+
+def world_questions(world):
+    """(entity, paragraph number, question, answer) for every fact the QA families ask about."""
+    for n, p in world.people.items():
+        yield n, 1, f"When was {n} born?", str(p.birth_year)
+        yield n, 1, f"Where was {n} born?", p.birth_city
+        yield n, 2, f"Which organisation did {n} work for?", p.employer
+        yield n, 3, f"When did {n} die?", str(p.death_year)
+    for t, w in world.works.items():
+        yield t, 0, f"Who created {t}?", w.creator
+        yield t, 1, f"When was {t} first published?", str(w.year)
+    for c, city in world.cities.items():
+        yield c, 0, f"In which country is {c}?", city.country
+        yield c, 1, f"When was {c} founded?", str(city.founded)
+        yield c, 2, f"What is the population of {c}?", str(city.population)
+    for o, org in world.orgs.items():
+        yield o, 0, f"Where is {o} headquartered?", org.headquarters
+        yield o, 1, f"Who founded {o}?", org.founder
+        yield o, 1, f"When was {o} founded?", str(org.founded)
+    for e, event in world.events.items():
+        yield e, 0, f"Where was the {e} held?", event.city
+        yield e, 0, f"When was the {e} held?", str(event.year)
+
+
+@pytest.fixture(scope="module")
+def reader():
+    return ExtractiveReader.default()
+
+
+@pytest.mark.slow
+def test_reader_on_heldout_phrasings(reader):
+    world = build_world(WorldConfig(seed=11))
+    items = list(world_questions(world))[::3]  # every third question: all kinds, a bounded test
+    correct = sum(exact_match(reader.answer([render_paragraphs(world, name, "heldout")[k]], q), a) for name, k, q, a in items)
+    accuracy = correct / len(items)
+    print(f"held-out phrasing accuracy: {accuracy:.3f} over {len(items)} questions")
+    assert accuracy >= 0.95
+
+
+HAND_WRITTEN = [
+    ("Radio City (Indian radio station)", ["Radio City is India's first private FM radio station and was started on 3 July 2001.",
+     " It broadcasts on 91.1 megahertz from Mumbai."], "When was Radio City started?", "2001"),
+    ("Arthur's Magazine", ["Arthur's Magazine (1844-1846) was an American literary periodical published in Philadelphia in the 19th century.",
+     " Edited by T.S. Arthur, it featured work by Edgar A. Poe."], "Who edited Arthur's Magazine?", "T.S. Arthur"),
+    ("Albany, Georgia", ["Albany is a city in the U.S. state of Georgia.", " As of the 2010 census, the city had a population of 77,434."],
+     "What is the population of Albany, Georgia?", "77434"),
+    ("Favre-Leuba", ["Favre-Leuba is a Swiss watch company founded in 1737 in Le Locle by Abraham Favre."],
+     "Who founded Favre-Leuba?", "Abraham Favre"),
+    ("Meriwether Lewis", ["Meriwether Lewis was an American explorer, soldier and politician.",
+     " He was born in Albemarle County, Virginia, in 1774."], "Where was Meriwether Lewis born?", "Albemarle County"),
+    ("Kevin Bookout", ["Kevin Bookout is an American basketball player who played college basketball for the Oklahoma Sooners.",
+     " He was born on June 7, 1985."], "In which year was Kevin Bookout born?", "1985"),
+    ("Lawson (band)", ["Lawson are a British pop rock band formed in London in 2010.", " The band consists of four members."],
+     "How many members does Lawson have?", "4"),
+    ("Ludwig van Beethoven", ["Ludwig van Beethoven was a German composer and pianist.",
+     " He died in Vienna in 1827 after a long illness."], "In which city did Beethoven die?", "Vienna"),
+    ("Highwayman (song)", ["\"Highwayman\" is a song written by Jimmy Webb.", " It was recorded by Glen Campbell in 1979."],
+     "Who wrote Highwayman?", "Jimmy Webb"),
+    ("Corps of Discovery", ["The Corps of Discovery was a specially established unit of the United States Army.",
+     " It was led by Meriwether Lewis and William Clark between 1804 and 1806."], "When did the Corps of Discovery set out?", "1804"),
+    ("Mount Kenya", ["Mount Kenya is the highest mountain in Kenya.", " Its summit rises to 5,199 metres above sea level."],
+     "How high is Mount Kenya?", "5199"),
+    ("Tate Modern", ["Tate Modern is an art gallery located in London.", " It opened to the public in May 2000 in the former Bankside Power Station."],
+     "Where is Tate Modern located?", "London"),
+    ("Mahatma Gandhi", ["Mohandas Karamchand Gandhi was an Indian lawyer and political ethicist.",
+     " He was born in Porbandar, a coastal town in western India, on 2 October 1869."], "Where was Gandhi born?", "Porbandar"),
+    ("The Hobbit", ["The Hobbit is a children's fantasy novel by J. R. R. Tolkien.", " It was published in 1937 to wide critical acclaim."],
+     "Who is the author of The Hobbit?", "J. R. R. Tolkien"),
+    ("Amazon River", ["The Amazon River in South America is the largest river by discharge volume of water in the world.",
+     " It flows through Brazil, Peru and Colombia and is about 6,400 kilometres long."], "How long is the Amazon River?", "6400"),
+]
+
+
+def test_reader_on_hand_written_hotpotqa_paragraphs(reader):
+    correct = 0
+    for index, (title, sentences, question, answer) in enumerate(HAND_WRITTEN):
+        record = {"_id": f"h{index}", "question": question, "answer": answer, "type": "bridge", "level": "easy",
+                  "supporting_facts": [[title, 0]], "context": [[title, sentences]]}
+        task, documents = hotpotqa_task_from_row(record, index, "dev")
+        correct += exact_match(reader.answer(list(documents[0].paragraphs), task.question), task.answer)
+    accuracy = correct / len(HAND_WRITTEN)
+    print(f"hand-written paragraph accuracy: {accuracy:.3f} over {len(HAND_WRITTEN)} questions")
+    assert accuracy >= 0.8
+
+
+def test_answer_types_and_comparisons(reader):
+    assert answer_type("When was X born?") == "year"
+    assert answer_type("How many people live in X?") == "number"
+    assert answer_type("Who founded X?") == "person"
+    assert answer_type("In which country is X?") == "place"
+    assert answer_type("Is X larger than Y?") == "boolean"
+    assert comparison_options("Who was born earlier, Ann Bell or Carl Dorn?") == ["Ann Bell", "Carl Dorn"]
+    assert reader.answer(["[1850, 1843]"], "Who was born earlier, Ann Bell or Carl Dorn?") == "Carl Dorn"
+    assert reader.answer(["[120000, 75000]"], "Which city is larger, Albany or Macon?") == "Albany"
+    assert reader.answer(["[True, False]"], "Can both do it?") == "False"
+    assert reader.answer([""], "Who?") == ""
