@@ -110,6 +110,7 @@ def test_backend_names():
 def test_make_is_lazy_about_the_learned_model():
     from lumos_envs import cache
 
+    cache.clear_shared_state(["vqa_model"])  # other tests in this process may have loaded it
     env = gym.make("lumos/Multimodal-v0")
     env.reset(seed=0)
     env.step("R1 = Calculator(1 + 1)")
