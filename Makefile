@@ -36,17 +36,13 @@ test: install system-deps
 	$(PY) -m pytest -q -p no:cacheprovider -m "not soak"
 
 demo: install
-	$(VENV)/bin/lumos list envs
-	$(VENV)/bin/lumos replay-gold --env lumos/Math-v0 --tasks synthetic:math_train?size=20
-	$(VENV)/bin/lumos replay-gold --env lumos/Math-v0 --tasks synthetic:math_heldout?size=20
-	$(VENV)/bin/lumos replay-gold --env lumos/Math-v0 --tasks gsm8k:../shared/fixtures/gsm8k/test_sample.jsonl || true
-	$(VENV)/bin/lumos replay-gold --env lumos/Math-v0 --tasks svamp:../shared/fixtures/svamp/sample.json || true
+	$(VENV)/bin/lumos demo
 
-soak: install
+soak: install system-deps
 	LUMOS_FUZZ_EXAMPLES=100000 $(PY) -m pytest -q -p no:cacheprovider -m soak tests --timeout 7200
 
-bench: install
-	$(PY) benchmarks/bench_math_step.py
+bench: install system-deps
+	for script in benchmarks/bench_*.py; do echo "== $$script"; $(PY) $$script || exit 1; done
 
 clean:
 	rm -rf $(VENV) build *.egg-info

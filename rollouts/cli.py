@@ -152,6 +152,8 @@ COMMANDS: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "rollout": ("rollouts.commands:RolloutCommand", "rollouts.commands:run_rollout_command", ()),
     "sft-data": ("rollouts.sft_data:SftDataConfig", "rollouts.commands:run_sft_data_command", ()),
     "eval": ("rollouts.commands:EvalCommand", "rollouts.commands:run_eval_command", ()),
+    "improve": ("rollouts.improve:ImproveConfig", "rollouts.improve:run_improve_command", ()),
+    "demo": ("rollouts.demo:DemoConfig", "rollouts.demo:run_demo_command", ()),
     "shop-serve": ("rollouts.shop_cli:ShopServeConfig", "rollouts.shop_cli:run_shop_serve", ()),
     "sql-agreement": ("rollouts.sql_cli:SqlAgreementConfig", "rollouts.sql_cli:run_sql_agreement", ()),
     "mariadb": ("rollouts.sql_cli:MariaDBConfig", "rollouts.sql_cli:run_mariadb", ()),
@@ -168,6 +170,8 @@ def _resolve(target: str) -> Any:
 def make_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="lumos", description="LUMOS agents in Gymnasium environments.")
     sub = parser.add_subparsers(dest="command", required=True)
+    # `lumos train` takes TRL's SFTConfig flags (hundreds): TRL's own parser reads them.
+    sub.add_parser("train", help="Fine-tune a model on LUMOS SFT records with TRL (lumos train --help).", add_help=False)
     for name, (config_target, _, positional) in COMMANDS.items():
         config_class = _resolve(config_target)
         add_dataclass_arguments(sub.add_parser(name, help=(config_class.__doc__ or "").strip()), config_class, positional)
@@ -175,6 +179,11 @@ def make_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["train"]:
+        from rollouts.commands import run_train_argv
+
+        return run_train_argv(argv[1:])
     args = make_parser().parse_args(argv)
     config_target, function_target, _ = COMMANDS[args.command]
     config_class, function = _resolve(config_target), _resolve(function_target)

@@ -119,3 +119,17 @@ def _json_object(text: str, flag: str) -> dict:
     return value
 
 
+
+
+def run_train_argv(argv: list[str]) -> int:
+    """`lumos train FLAGS`: TRL's SFTConfig flags plus lumos's (`--data-files`, `--base-model`, ...)."""
+    from transformers import HfArgumentParser
+
+    from rollouts.training import TrainConfig, train
+
+    parser = HfArgumentParser(TrainConfig, prog="lumos train", description="Fine-tune a model on LUMOS SFT records with TRL.")
+    (config,) = parser.parse_args_into_dataclasses(args=argv)
+    result = train(config)
+    print(f"{result.steps} steps in {result.wall_time_s / 60:.1f} min, final loss {result.final_loss}, "
+          f"{result.tokens_per_s:.0f} tokens/s -> {result.output_dir}")
+    return 0

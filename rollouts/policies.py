@@ -8,6 +8,7 @@ for both by default: LUMOS's unified shape), or one of the paper's baselines.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any, Literal
 
 from agents.agent import LumosAgent
@@ -71,7 +72,12 @@ def make_agent(config: AgentConfig) -> Any:
             from agents.backends.transformers import TransformersBackend
 
             torch.set_num_threads(config.torch_threads)
-            loaded[path] = TransformersBackend.from_pretrained(path, batch_size=config.batch_size)
+            from agents.backends.tiny import TINY_OPTIONS_FILE, load_tiny_backend
+
+            if (Path(path) / TINY_OPTIONS_FILE).is_file():  # a lumos tiny model (its own adapters)
+                loaded[path] = load_tiny_backend(path, batch_size=config.batch_size)
+            else:
+                loaded[path] = TransformersBackend.from_pretrained(path, batch_size=config.batch_size)
         return loaded[path]
 
     if config.agent == "lumos":
