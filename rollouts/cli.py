@@ -180,6 +180,8 @@ def make_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:2] == ["shop", "serve"]:  # `lumos shop serve` is the documented spelling of shop-serve
+        argv = ["shop-serve", *argv[2:]]
     if argv[:1] == ["train"]:
         from rollouts.commands import run_train_argv
 

@@ -50,3 +50,11 @@ def test_console_script_lists_envs_tasks_and_tools():
     for what, expected in (("envs", "lumos/Math-v0"), ("tasks", "synthetic:math_train"), ("tools", "Calculator(formula)")):
         out = subprocess.run([sys.executable, "-m", "rollouts.cli", "list", what], capture_output=True, text=True, check=True).stdout
         assert expected in out
+
+
+def test_shop_serve_is_reachable_as_two_words(capsys):
+    import pytest
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["shop", "serve", "--help"])
+    assert exit_info.value.code == 0 and "shop-serve" in capsys.readouterr().out
