@@ -92,7 +92,15 @@ def run_demo(config: DemoConfig) -> dict[str, Any]:
                       make_agent(agent_config))
     timings["evaluation_s"] = time.monotonic() - tick
     timings["total_s"] = time.monotonic() - started
+    gsm8k_like = [r for r in result.results if r.name in {f"math/{family}" for family in TINY_TRAIN_FAMILIES}]
+    episodes = sum(r.episodes for r in gsm8k_like)
     summary = {
+        "headline": {
+            "gsm8k_like_test_success": sum(r.success_rate * r.episodes for r in gsm8k_like) / episodes if episodes else 0.0,
+            "gsm8k_like_test_tasks": episodes,
+            "note": "end-to-end answers of the trained tiny planner+grounder on the test split (seed "
+                    f"{config.test_seed}) of the GSM8K-like training families {', '.join(TINY_TRAIN_FAMILIES)}",
+        },
         "report": str(result.report["md"]),
         "suites": {r.name: {"category": r.category, "episodes": r.episodes, "success_rate": r.success_rate} for r in result.results},
         "timings": {k: round(v, 1) for k, v in timings.items()},
@@ -132,5 +140,7 @@ def run_demo_command(config: DemoConfig) -> int:
     summary = run_demo(config)
     for name, suite in summary["suites"].items():
         print(f"{name:24s} {suite['category']:9s} {suite['episodes']:4d} episodes  success {suite['success_rate']:.1%}")
+    headline = summary["headline"]
+    print(f"GSM8K-like test split: {headline['gsm8k_like_test_success']:.1%} correct over {headline['gsm8k_like_test_tasks']} tasks")
     print(f"finished in {summary['timings']['total_s'] / 60:.1f} min; report: {summary['report']}")
     return 0

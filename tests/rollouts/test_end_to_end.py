@@ -25,6 +25,7 @@ def test_demo_then_improve_at_tiny_sizes(tmp_path):
     assert report["demo"]["training"]["plan"]["steps"] > 0 and report["demo"]["training"]["ground"]["steps"] > 0
     assert (tmp_path / "demo" / "report" / "report.png").stat().st_size > 0
     assert summary["report"].endswith("report.md")
+    assert report["demo"]["headline"]["gsm8k_like_test_tasks"] == 8 and 0.0 <= report["demo"]["headline"]["gsm8k_like_test_success"] <= 1.0
 
     trained = tmp_path / "demo" / "tiny"
     rounds = improve(ImproveConfig(agent="lumos", planner_model=str(trained / "planner"), grounder_model=str(trained / "grounder"),
