@@ -49,6 +49,10 @@ class DemoConfig:
     """a GSM8K jsonl evaluated as a held-out dataset; default: the shared fixture sample when present"""
     num_envs: int = 32
     """episodes in flight during evaluation"""
+    max_subgoals: int = 10
+    """LUMOS-I planning limit during evaluation"""
+    max_new_tokens: int = 96
+    """longest planner or grounder turn during evaluation, tokens"""
     vqa_backend: str = "learned"
     """the multimodal env's VQA tool (`learned`: the model lumos trains itself; `oracle` for quick tests)"""
     seed: int = 0
@@ -84,7 +88,8 @@ def run_demo(config: DemoConfig) -> dict[str, Any]:
 
     tick = time.monotonic()
     suites = demo_suites(config)
-    agent_config = AgentConfig(agent="lumos", planner_model=trained.planner_dir, grounder_model=trained.grounder_dir)
+    agent_config = AgentConfig(agent="lumos", planner_model=trained.planner_dir, grounder_model=trained.grounder_dir,
+                               max_subgoals=config.max_subgoals, max_new_tokens=config.max_new_tokens)
     result = evaluate(EvalConfig(suites=suites, trained_domains=["math", "qa", "multimodal"], out=str(out / "report"),
                                  num_envs=config.num_envs, title="lumos demo: tiny LUMOS agent trained on oracle trajectories",
                                  agent_info={**agent_config.info(), "train_minutes": config.train_minutes,
