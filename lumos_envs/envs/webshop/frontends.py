@@ -13,8 +13,11 @@ import logging
 import os
 import shutil
 import tempfile
-from typing import Callable, Protocol
+import uuid
+from typing import Any, Callable, Protocol
 from urllib.parse import parse_qs, urlsplit
+
+import psutil
 
 from lumos_envs.envs.webshop.pages import query_of, render_page
 from lumos_envs.envs.webshop.state import Shop, ShopActionError, ShopState
@@ -76,6 +79,9 @@ class TextFrontEnd:
 class BrowserFrontEnd:
     """Headless Chromium (Debian's `chromium` + `chromium-driver`) driving this env's own shop server."""
 
+    CLOSE_GRACE_S = 5.0
+    """How long `close()` lets chromedriver and Chromium exit on their own before killing them."""
+
     def __init__(self, *, chromedriver: str = "/usr/bin/chromedriver", chromium: str | None = None,
                  page_load_timeout_s: float = 20.0) -> None:
         from lumos_envs.envs.webshop.server import ShopApp, ShopServer
@@ -130,24 +136,47 @@ class BrowserFrontEnd:
     def close(self) -> None:
         driver, self.driver = self.driver, None
         if driver is not None:
+            tree = _process_tree(driver)
             try:
                 driver.quit()
             except Exception as error:  # the browser may already be gone; keep cleaning up
                 logger.warning("chromium quit failed: %s", error)
+            _reap(tree, grace_s=self.CLOSE_GRACE_S)
         self.server.close()
         shutil.rmtree(self._profile, ignore_errors=True)
 
     # -----------------------------------------------------------------------------------------
 
     def _navigate(self, act: Callable[[], None]) -> None:
-        from selenium.webdriver.common.by import By
-        from selenium.webdriver.support import expected_conditions
+        """Run `act` and wait until a new document has fully loaded.
+
+        A marker on the old `window` tells the documents apart. Element staleness is not used:
+        while a document is being replaced, Chromium may answer a query about an old element
+        with an inspector error ("Node with given id does not belong to the document") rather
+        than a stale-element error, so errors during the wait mean "not yet", never failure.
+        """
+        from selenium.common.exceptions import WebDriverException
         from selenium.webdriver.support.ui import WebDriverWait
 
-        old = self.driver.find_element(By.TAG_NAME, "html")
-        act()
-        WebDriverWait(self.driver, self.timeout_s).until(expected_conditions.staleness_of(old))
-        WebDriverWait(self.driver, self.timeout_s).until(lambda d: d.execute_script("return document.readyState") == "complete")
+        marker = uuid.uuid4().hex
+        self.driver.execute_script("window.__lumosDocument = arguments[0];", marker)
+        try:
+            act()
+        except WebDriverException as error:  # the click may race the navigation it started
+            act_error: WebDriverException | None = error
+        else:
+            act_error = None
+        try:
+            WebDriverWait(self.driver, self.timeout_s, poll_frequency=0.01,
+                          ignored_exceptions=(WebDriverException,)).until(
+                lambda d: d.execute_script(
+                    "return window.__lumosDocument !== arguments[0] && document.readyState === 'complete';", marker
+                )
+            )
+        except WebDriverException:
+            if act_error is not None:
+                raise act_error
+            raise
         self._read_state()
 
     def _read_state(self) -> None:
@@ -162,6 +191,35 @@ class BrowserFrontEnd:
     def _check(self, expected: ShopState) -> None:
         if self.state != expected:
             raise ShopActionError(f"the browser reached {self.state} but the shop expected {expected}")
+
+
+def _process_tree(driver: Any) -> list[psutil.Process]:
+    """chromedriver and every process under it (Chromium's browser, renderers, zygotes, GPU)."""
+    process = getattr(getattr(driver, "service", None), "process", None)
+    if process is None:
+        return []
+    try:
+        root = psutil.Process(process.pid)
+        return [root, *root.children(recursive=True)]
+    except psutil.Error:
+        return []
+
+
+def _reap(tree: list[psutil.Process], *, grace_s: float) -> None:
+    """Wait for a closed browser's processes to exit; kill and collect whatever is left.
+
+    `driver.quit()` returns once chromedriver has been asked to stop; Chromium's helpers can
+    outlive it for a moment, or for good if the browser hung. Nothing may be left behind.
+    """
+    _, alive = psutil.wait_procs(tree, timeout=grace_s)
+    for process in alive:
+        try:
+            process.kill()
+        except psutil.Error:
+            continue
+    if alive:
+        logger.warning("killed %d browser processes that outlived close()", len(alive))
+        psutil.wait_procs(alive, timeout=grace_s)
 
 
 def _start_chromium(chromedriver: str, chromium: str | None, profile: str, timeout_s: float):
