@@ -22,10 +22,11 @@ the first; an action line the env rejects is reported back to the planner as tha
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal, Sequence
+from typing import Any, Literal, Mapping, Sequence
 
 from lumos_envs.domains import Domain
 
+from agents.demonstrations import Demonstrations, lumos_demonstrations
 from agents.grounder import Grounder, GroundState
 from agents.planner import Planner, PlanState
 from agents.prompts import GROUNDING_WITH_RESULTS, FeedbackStyle, action_block_for_tools, strip_keep_planning, subgoal_line
@@ -80,12 +81,17 @@ class LumosAgent:
         grounder: the grounding module (may share the planner's back-end).
         formulation: `iterative` (LUMOS-I) or `onetime` (LUMOS-O).
         max_subgoals: LUMOS-I stops planning after this many subgoals and submits the answer.
+        demonstrations: in-context examples by LUMOS data domain, shown before that domain's
+            planner and grounder conversations. None (default): LUMOS's own, i.e. WebShop's two
+            worked examples, as LUMOS evaluates its checkpoints there; `{}`: none (lumos's tiny
+            models never saw them, and they would not fit their context).
     """
 
     planner: Planner
     grounder: Grounder
     formulation: Formulation = "iterative"
     max_subgoals: int = 10
+    demonstrations: Mapping[str, Demonstrations] | None = None
     _slots: dict[int, _Slot] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
@@ -93,6 +99,8 @@ class LumosAgent:
             raise ValueError(f"formulation must be 'iterative' or 'onetime', got {self.formulation!r}")
         if self.max_subgoals < 1:
             raise ValueError(f"max_subgoals must be >= 1, got {self.max_subgoals}")
+        if self.demonstrations is None:
+            self.demonstrations = lumos_demonstrations(self.formulation)
 
     # -- policy API -----------------------------------------------------------------------------
 
@@ -101,13 +109,14 @@ class LumosAgent:
         task = str(info["task"]["question"])
         dataset = lumos_dataset(info)
         block = action_block_for_tools(info.get("tools", []))
+        shown = (self.demonstrations or {}).get(dataset, Demonstrations())
         self._slots[slot] = _Slot(
             task=task,
             dataset=dataset,
             style="webshop" if dataset == "webshop" else "result",
             final_action=str(info.get("final_action", "Answer")),
-            plan=PlanState.start(task),
-            ground=GroundState(task, block, with_results=dataset in GROUNDING_WITH_RESULTS),
+            plan=PlanState.start(task, shown.plan),
+            ground=GroundState(task, block, with_results=dataset in GROUNDING_WITH_RESULTS, demonstrations=shown.ground),
             trace=EpisodeTrace(task_id=str(info["task"].get("id", "")), formulation=self.formulation),
         )
 

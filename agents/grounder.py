@@ -23,6 +23,8 @@ class GroundState:
     messages: list[Message] = field(default_factory=list)
     results: list[tuple[int, str]] = field(default_factory=list)
     """(subgoal index, result) of every subgoal so far"""
+    demonstrations: tuple[Message, ...] = ()
+    """turns shown before this conversation (the domain's in-context examples); not part of it"""
 
     def ask(self, subgoal: str | Sequence[str]) -> None:
         """Append the user turn for a subgoal line (LUMOS-I) or all subgoal lines (LUMOS-O)."""
@@ -45,7 +47,7 @@ class Grounder:
 
     def ground(self, states: Sequence[GroundState]) -> list[tuple[str, ModuleCall]]:
         """One action line for each state (one back-end call); the line is appended to its state."""
-        conversations = [list(self.demonstrations) + s.messages for s in states]
+        conversations = [[*self.demonstrations, *s.demonstrations, *s.messages] for s in states]
         prompts, generations = generate_conversations(self.backend, conversations, self.generation, self.chat_format)
         out = []
         for state, conversation, prompt, samples in zip(states, conversations, prompts, generations):

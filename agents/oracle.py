@@ -62,6 +62,7 @@ class OracleAgent(LumosAgent):
             grounder=Grounder(ScriptedBackend(book.ground_turn)),
             formulation=formulation,
             max_subgoals=max_subgoals,
+            demonstrations={},  # the gold book counts assistant turns: no examples in front
         )
         self._book = book
         self._slot_tasks: dict[int, str] = {}

@@ -21,10 +21,12 @@ class PlanState:
     """One episode's planner conversation."""
 
     messages: list[Message] = field(default_factory=list)
+    demonstrations: tuple[Message, ...] = ()
+    """turns shown before this conversation (the domain's in-context examples); not part of it"""
 
     @classmethod
-    def start(cls, task: str) -> "PlanState":
-        return cls([{"role": "user", "content": plan_first_turn(task)}])
+    def start(cls, task: str, demonstrations: Sequence[Message] = ()) -> "PlanState":
+        return cls([{"role": "user", "content": plan_first_turn(task)}], tuple(demonstrations))
 
     def add_feedback(self, index: int, result: str, style: FeedbackStyle, subgoal: str = "") -> None:
         """Append the user turn reporting subgoal `index`'s result."""
@@ -39,7 +41,8 @@ class Planner:
         backend: a `TextGenerator` (optionally with `generate_chat`).
         generation: sampling settings (default: greedy, newline stop, 256 tokens).
         chat_format: force a prompt serialisation (e.g. `tulu_prompt`); default: the back-end's.
-        demonstrations: turns prepended to every conversation (WebShop's in-context examples).
+        demonstrations: turns prepended to every conversation, before the state's own
+            `demonstrations` (those depend on the episode's domain; see `agents.demonstrations`).
     """
 
     backend: TextGenerator
@@ -49,7 +52,7 @@ class Planner:
 
     def propose(self, states: Sequence[PlanState]) -> list[tuple[PlanOutput, ModuleCall]]:
         """One planner turn for each state (one back-end call); the turn is appended to its state."""
-        conversations = [list(self.demonstrations) + s.messages for s in states]
+        conversations = [[*self.demonstrations, *s.demonstrations, *s.messages] for s in states]
         prompts, generations = generate_conversations(self.backend, conversations, self.generation, self.chat_format)
         out = []
         for state, conversation, prompt, samples in zip(states, conversations, prompts, generations):

@@ -50,7 +50,7 @@ def main(args: Args = Args()) -> dict:
         envs = [gym.make("lumos/Math-v0") for _ in range(batch)]
         elapsed = 0.0
         for repeat in range(args.repeats + 1):
-            agent = LumosAgent(Planner(backend, config), Grounder(backend, config))
+            agent = LumosAgent(Planner(backend, config), Grounder(backend, config), demonstrations={})
             observations, infos = [], []
             for slot, env in enumerate(envs):
                 observation, info = env.reset(seed=args.seed + slot + repeat * batch)

@@ -71,7 +71,7 @@ def evaluate(planner_dir: str | Path, grounder_dir: str | Path, task_specs: Sequ
         for start in range(0, count, batch_envs):
             indices = list(range(start, min(count, start + batch_envs)))
             envs = [gym.make("lumos/Math-v0", disable_env_checker=True, tasks=spec) for _ in indices]
-            agent = LumosAgent(Planner(plan_backend, generation), Grounder(ground_backend, generation), max_subgoals=8)
+            agent = LumosAgent(Planner(plan_backend, generation), Grounder(ground_backend, generation), max_subgoals=8, demonstrations={})
             observations, infos, live = [], [], []
             for slot, (env, index) in enumerate(zip(envs, indices)):
                 observation, info = env.reset(options={"task_index": index})

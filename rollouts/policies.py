@@ -43,6 +43,9 @@ class AgentConfig:
     """sampling seed (temperature > 0)"""
     batch_size: int = 16
     """prompts per forward pass of a local model"""
+    demonstrations: bool = True
+    """show LUMOS's in-context examples before WebShop prompts, as LUMOS evaluates its checkpoints
+    (lumos's tiny models never get them: they were not trained with them and have a short context)"""
     torch_threads: int = 1
     """CPU threads for local models; 1 by default because small-batch generation gains little from
     more and slows down badly when the cores are shared (envs, tool workers, other jobs)"""
@@ -64,6 +67,7 @@ def make_agent(config: AgentConfig) -> Any:
         return OracleAgent(formulation=config.formulation)
     generation = GenerationConfig(max_new_tokens=config.max_new_tokens, temperature=config.temperature, seed=config.sample_seed)
     loaded: dict[str, Any] = {}
+    tiny: set[str] = set()
 
     def backend(path: str) -> Any:
         if path not in loaded:
@@ -76,6 +80,7 @@ def make_agent(config: AgentConfig) -> Any:
 
             if (Path(path) / TINY_OPTIONS_FILE).is_file():  # a lumos tiny model (its own adapters)
                 loaded[path] = load_tiny_backend(path, batch_size=config.batch_size)
+                tiny.add(path)
             else:
                 loaded[path] = TransformersBackend.from_pretrained(path, batch_size=config.batch_size)
         return loaded[path]
@@ -83,7 +88,8 @@ def make_agent(config: AgentConfig) -> Any:
     if config.agent == "lumos":
         planner = Planner(backend(config.planner_model or config.model), generation)  # type: ignore[arg-type]
         grounder = Grounder(backend(config.grounder_model or config.model), generation)  # type: ignore[arg-type]
-        return LumosAgent(planner, grounder, formulation=config.formulation, max_subgoals=config.max_subgoals)
+        return LumosAgent(planner, grounder, formulation=config.formulation, max_subgoals=config.max_subgoals,
+                          demonstrations=None if config.demonstrations and not tiny else {})
     from agents.baselines import CoTAgent, IntegratedAgent
 
     if config.agent == "integrated":

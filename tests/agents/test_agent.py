@@ -166,7 +166,7 @@ def test_gold_plan_agent_name_still_works():
 @pytest.mark.parametrize("env_id", ENV_IDS)
 def test_tiny_untrained_model_runs_episodes_in_every_env(env_id, tiny_backend):
     config = GenerationConfig(max_new_tokens=8)
-    agent = LumosAgent(Planner(tiny_backend, config), Grounder(tiny_backend, config), max_subgoals=2)
+    agent = LumosAgent(Planner(tiny_backend, config), Grounder(tiny_backend, config), max_subgoals=2, demonstrations={})
     envs = [gym.make(env_id) for _ in range(2)]
     observations, infos, done = [], [], [False, False]
     for slot, env in enumerate(envs):

@@ -1,0 +1,45 @@
+"""make_agent: which policy a command builds from its settings."""
+
+from __future__ import annotations
+
+import pytest
+
+from agents.agent import LumosAgent
+from agents.demonstrations import lumos_demonstrations
+from agents.oracle import OracleAgent
+from rollouts.policies import AgentConfig, make_agent
+
+
+@pytest.fixture(scope="module")
+def tiny_dir(tmp_path_factory):
+    from agents.backends.tiny import TinyModelConfig, default_corpus, save_tiny
+
+    path = tmp_path_factory.mktemp("tiny")
+    return str(save_tiny(path, TinyModelConfig(vocab_size=512, hidden_size=32, num_layers=1, num_heads=2, intermediate_size=64),
+                         corpus=default_corpus(("synthetic:math_train?size=5",))))
+
+
+def test_oracle_needs_no_model():
+    assert isinstance(make_agent(AgentConfig()), OracleAgent)
+
+
+def test_model_agents_need_a_model():
+    with pytest.raises(ValueError, match="--model"):
+        AgentConfig(agent="lumos")
+
+
+def test_tiny_models_get_no_in_context_examples(tiny_dir):
+    agent = make_agent(AgentConfig(agent="lumos", model=tiny_dir))
+    assert isinstance(agent, LumosAgent) and agent.demonstrations == {}
+
+
+def test_transformers_models_get_lumos_webshop_examples(tiny_dir, monkeypatch):
+    from agents.backends import tiny
+    from agents.backends.transformers import TransformersBackend
+
+    monkeypatch.setattr(tiny, "TINY_OPTIONS_FILE", "not-a-tiny-model.json")  # load it as any transformers model
+    agent = make_agent(AgentConfig(agent="lumos", model=tiny_dir, formulation="onetime"))
+    assert isinstance(agent.planner.backend, TransformersBackend)
+    assert agent.demonstrations == lumos_demonstrations("onetime")
+    off = make_agent(AgentConfig(agent="lumos", model=tiny_dir, demonstrations=False))
+    assert off.demonstrations == {}
