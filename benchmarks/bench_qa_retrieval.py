@@ -130,9 +130,14 @@ def main(args: Args | None = None) -> dict:
 
 
 if __name__ == "__main__":
-    import sys
+    import argparse
 
-    parsed = Args()
-    if len(sys.argv) > 1:
-        parsed.sizes = [int(x) for x in sys.argv[1].split(",")]
-    main(parsed)
+    cli = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    cli.add_argument("sizes", nargs="?", default="10000,100000", help="comma-separated corpus sizes (paragraphs)")
+    cli.add_argument("--embed-limit", type=int, default=Args.embed_limit,
+                     help="corpora above this size get random stand-in embeddings (raise it to embed them all)")
+    cli.add_argument("--queries", type=int, default=Args.queries)
+    cli.add_argument("--envs", type=int, default=Args.envs)
+    parsed = cli.parse_args()
+    main(Args(sizes=[int(x) for x in parsed.sizes.split(",")], queries=parsed.queries,
+              embed_limit=parsed.embed_limit, envs=parsed.envs))
