@@ -37,6 +37,8 @@ class Args:
     """reset seed"""
     timeout_s: float = 1.0
     """tool time limit for the runaway-call measurement"""
+    think_s: float = 1.5
+    """pause between a killed call and the next one, as an agent's model call would take"""
 
 
 def _percentiles(samples: list[float]) -> dict[str, float]:
@@ -83,6 +85,11 @@ def main(args: Args = Args()) -> dict:
     start = time.perf_counter()
     env.step("R5 = SolveEquation(x + 1 = 2)")
     recovery = time.perf_counter() - start
+    env.step("R6 = SolveEquation(sin(x)**7 + cos(x)**5 = x**3)")
+    time.sleep(args.think_s)  # what an agent does between steps (a model call): the replacement starts meanwhile
+    start = time.perf_counter()
+    env.step("R7 = SolveEquation(x + 1 = 2)")
+    recovery_after_think = time.perf_counter() - start
     env.close()
 
     report = {
@@ -96,6 +103,7 @@ def main(args: Args = Args()) -> dict:
         "runaway_call_stopped_after_s": round(killed_after, 3),
         "runaway_observation": observation[:120],
         "first_call_after_kill_s": round(recovery, 3),
+        "first_call_after_kill_and_think_s": round(recovery_after_think, 3),
     }
     print(json.dumps(report))
     return report

@@ -5,7 +5,8 @@ A call that may run long (sympy solving, SQL, model calls) runs in a child proce
 which are daemons). The child, `lumos_envs.execution.worker_main`, has memory and CPU limits; on a
 timeout its whole process group is killed and the next call starts a fresh one. Each process has
 one lazily started pool, `get_worker_pool()`, recreated after a fork; `configure_worker_pool` sets
-what it is built with. Outcomes come back as `ToolError`s, which the toolbox turns into observations:
+what it is built with. A killed worker's replacement starts at once (importing what its
+predecessor used), so the next call rarely waits for a Python start-up. Outcomes come back as `ToolError`s, which the toolbox turns into observations:
 
     pool = get_worker_pool()
     pool.call("lumos_envs.tools.math:solve_equation", ["x + 1 = 3"], timeout_s=2.0)  # -> ["2"]
@@ -58,6 +59,10 @@ class WorkerPoolConfig:
     """modules each worker imports when it starts (e.g. `sympy`), so the first real call is fast"""
     start_timeout_s: float = 60.0
     """seconds a worker may take to start and import `preload_modules`; not counted in a call's timeout"""
+    replace_killed: bool = True
+    """start a replacement as soon as a worker is killed for a timeout or dies mid-call, so that its
+    start-up (Python plus `preload_modules`, ~1 s with sympy) overlaps whatever the caller does next
+    instead of delaying the next call"""
 
     # What may run
     allowed_module_prefixes: tuple[str, ...] = ()
@@ -295,6 +300,9 @@ class _Worker:
         self._buffer = bytearray()
         self._next_id = 0
         self._unreaped: list[subprocess.Popen[bytes]] = []
+        self._ready_pending = False
+        """spawned, its "ready" line not read yet (a replacement started after a kill)"""
+        self._preload: list[str] = []
 
     @property
     def pid(self) -> int | None:
@@ -311,6 +319,11 @@ class _Worker:
             logger.warning("tool worker %d exited while idle (%s)", self._proc.pid, self.stop())
         if self._proc is None:
             self.start(preload)
+        elif self._ready_pending:
+            self._await_ready()
+        module = target.partition(":")[0]
+        if module not in self._preload:  # a replacement imports what this worker's calls needed
+            self._preload.append(module)
         response = self._round_trip(request, timeout_s=timeout_s, max_bytes=max_bytes, what=target)
         if response.get("ok"):
             return response["result"]
@@ -325,13 +338,23 @@ class _Worker:
         raise ToolError(message)  # "refused" and "exception"
 
     def import_modules(self, modules: Sequence[str], *, timeout_s: float) -> dict[str, str]:
+        if self._ready_pending:
+            self._await_ready()
         request = {"op": "import", "modules": list(modules)}
         response = self._round_trip(request, timeout_s=timeout_s, max_bytes=1 << 20, what="warm-up import")
-        return dict(response["result"])
+        failed = dict(response["result"])
+        self._preload.extend(m for m in modules if m not in failed and m not in self._preload)  # a replacement gets them too
+        return failed
 
     def start(self, preload: Sequence[str]) -> dict[str, str]:
         """Start the child and wait until it is ready; return the preload modules that failed."""
+        self._spawn(preload)
+        return self._await_ready()
+
+    def _spawn(self, preload: Sequence[str]) -> None:
+        """Start the child process without waiting for it (it imports `preload`, then says it is ready)."""
         config = self._config
+        self._preload = list(preload)
         child_config = {
             "parent_pid": os.getpid(),
             "allowed_prefixes": list(self._allowed_prefixes),
@@ -360,27 +383,45 @@ class _Worker:
         self._poller = select.poll()
         self._poller.register(self._out_fd, select.POLLIN)
         self._buffer.clear()
-        started = time.monotonic()
+        self._ready_pending = True
+        self._spawned_at = time.monotonic()
+
+    def _await_ready(self) -> dict[str, str]:
+        """Read the spawned child's "ready" line; return the preload modules that failed."""
+        assert self._proc is not None
+        config = self._config
         try:
             ready = self._read(time.monotonic() + config.start_timeout_s, max_bytes=1 << 20)
         except _Timeout:
             self.stop()
             raise ToolTimeout(
                 f"the tool worker did not start within {config.start_timeout_s} s "
-                f"(preloading {list(preload)})"
+                f"(preloading {self._preload})"
             ) from None
         except (_Died, _ProtocolError) as e:
             status = self.stop()
             raise ToolResourceError(f"the tool worker failed to start ({status}; {e}), see its stderr") from None
+        self._ready_pending = False
         failed = dict(ready.get("failed", {}))
         for name, error in failed.items():
             logger.warning("tool worker could not preload %s: %s", name, error)
-        logger.debug("tool worker %d started in %.3f s", self._proc.pid, time.monotonic() - started)
+        logger.debug("tool worker %d ready %.3f s after it was started", self._proc.pid, time.monotonic() - self._spawned_at)
         return failed
+
+    def _replace(self) -> None:
+        """After a kill: start the next child now, so its start-up overlaps the caller's next work."""
+        if not self._config.replace_killed:
+            return
+        try:
+            self._spawn(self._preload)
+        except OSError as error:  # e.g. out of processes: the next call starts one (and reports it)
+            logger.warning("could not start a replacement tool worker: %s", error)
+            self._proc, self._ready_pending = None, False
 
     def stop(self) -> str:
         """Kill the child's process group, reap it and close the pipes; return how it ended."""
         proc, self._proc = self._proc, None
+        self._ready_pending = False
         self._reap_stragglers()
         if proc is None:
             return "not running"
@@ -405,6 +446,7 @@ class _Worker:
     def abandon(self) -> None:
         """In a forked child: close our copies of the pipes, leave the process to its parent."""
         proc, self._proc = self._proc, None
+        self._ready_pending = False
         if proc is not None:
             for pipe in (proc.stdin, proc.stdout):
                 if pipe is not None:
@@ -423,9 +465,11 @@ class _Worker:
                 raise _ProtocolError(f"response id {response.get('id')!r}, expected {request_id}")
         except _Timeout:
             self.stop()
+            self._replace()
             raise ToolTimeout(f"{what} timed out after {timeout_s} s; its worker process was killed") from None
         except (_Died, BrokenPipeError):
             status = self.stop()
+            self._replace()
             raise ToolResourceError(f"{what} killed its worker process ({status}; {self._limits()})") from None
         except _Oversize:
             self.stop()

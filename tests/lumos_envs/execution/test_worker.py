@@ -170,10 +170,27 @@ def test_timeout_kills_the_worker_and_pool_recovers(pool: WorkerPool) -> None:
         pool.call(target("spin"), [], timeout_s=0.3)
     assert time.monotonic() - started < 3.0
     assert not Path(f"/proc/{pid}").exists()  # killed and reaped, not a zombie
-    assert pool.worker_pids() == []
-    new_pid = int(pool.call(target("getpid"), [], timeout_s=30))
-    assert new_pid != pid
+    (replacement,) = pool.worker_pids()  # started at once, so its start-up overlaps the caller's work
+    assert replacement != pid
+    assert int(pool.call(target("getpid"), [], timeout_s=30)) == replacement
     assert pool.call(target("echo"), ["after"], timeout_s=5) == ["after"]
+
+
+def test_replacement_after_a_kill_can_be_turned_off() -> None:
+    with WorkerPool(make_config(replace_killed=False)) as pool:
+        with pytest.raises(ToolTimeout):
+            pool.call(target("spin"), [], timeout_s=0.3)
+        assert pool.worker_pids() == []
+        assert pool.call(target("echo"), ["lazily"], timeout_s=30) == ["lazily"]
+
+
+def test_closing_the_pool_stops_a_replacement_that_is_still_starting() -> None:
+    pool = WorkerPool(make_config(preload_modules=("sympy",)))
+    with pytest.raises(ToolTimeout):
+        pool.call(target("spin"), [], timeout_s=0.3)
+    (replacement,) = pool.worker_pids()
+    pool.close()
+    assert wait_until_gone(replacement)
 
 
 def test_timeout_kills_the_whole_process_group(pool: WorkerPool, tmp_path: Path) -> None:
