@@ -3,7 +3,8 @@
 A call that may run long (sympy solving, SQL, model calls) runs in a child process started with
 `subprocess` (multiprocessing children are refused inside Gymnasium's `AsyncVectorEnv` workers,
 which are daemons). The child, `lumos_envs.execution.worker_main`, has memory and CPU limits; on a
-timeout its whole process group is killed and the next call starts a fresh one. Each process has
+timeout its whole process group is killed and a replacement starts at once, importing what its
+predecessor used, so the next call rarely waits for a Python start-up. Each process has
 one lazily started pool, `get_worker_pool()`, recreated after a fork; `configure_worker_pool` sets
 what it is built with. A killed worker's replacement starts at once (importing what its
 predecessor used), so the next call rarely waits for a Python start-up. Outcomes come back as `ToolError`s, which the toolbox turns into observations:
