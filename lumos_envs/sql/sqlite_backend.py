@@ -307,6 +307,10 @@ def to_sqlite_sql(statement: str) -> str:
     - A top-level `GROUP BY k ... ORDER BY e` becomes `ORDER BY e, k`: MySQL/MariaDB produce
       groups in key order and keep that order among rows that tie on `e`, so ties under
       `ORDER BY ... LIMIT` resolve the same way on both back-ends.
+    - `/` is MySQL's exact division (`5 / 2` is 2.5000, not SQLite's integer 2): every `/`
+      operator becomes `* 1.0 /`. `*` and `/` share one precedence level and associate left, so
+      `x / y` -> `x * 1.0 / y` keeps every operand where it was; results agree to the 4 decimals
+      both back-ends are compared at (`results.NUMBER_DECIMALS`); division by zero is NULL on both.
     """
     tokens = [t for t in tokenize(statement)]
     pieces = []
@@ -315,6 +319,8 @@ def to_sqlite_sql(statement: str) -> str:
             pieces.append(quote_sqlite(token.string_value()))
         elif token.kind == "comment":
             pieces.append(" ")
+        elif token.kind == "punct" and token.text == "/":
+            pieces.append(" * 1.0 / ")
         else:
             pieces.append(token.text)
     insert_at, keys = _group_order_tiebreak(tokens)

@@ -29,6 +29,18 @@ def shop(mariadb_server):
     database.close()
 
 
+@pytest.mark.parametrize("sql", [
+    "SELECT id / 3, price / id, id / 0 FROM products ORDER BY id",
+    "SELECT sum(price) / count(*), 10 / 4 * 2, 7 / 2 / 2 FROM products",
+    "SELECT category, count(*) / (SELECT count(*) FROM products) FROM products GROUP BY category ORDER BY category",
+])
+def test_division_agrees_with_sqlite(shop, sql):
+    from lumos_envs.sql.sqlite_backend import sqlite_catalog
+
+    lite = sqlite_catalog(DumpSource("synthetic:lumos_shop")).connect("lumos_shop")
+    assert lite.run(sql).rows == shop.run(sql).rows
+
+
 def test_credentials_are_private_and_loading_is_idempotent(mariadb_server, shop):
     mode = stat.S_IMODE(os.stat(mariadb_server.folder / "connection.json").st_mode)
     assert mode == 0o600

@@ -101,3 +101,10 @@ def test_time_limit_raises_timeout(catalog):
 def test_endless_recursive_rows_are_capped(catalog):
     result = catalog.connect("world_1").run("WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT x FROM c")
     assert result.truncated and len(result.rows) == 10_000
+
+
+def test_division_is_mysql_exact_division(catalog):
+    db = catalog.connect("world_1")
+    assert db.run("SELECT 5/2, 6/3, 1/0, 7 / 2 / 2, 10 - 9 / 4 * 2, -7/2").rows == ((2.5, 2, None, 1.75, 5.5, -3.5),)
+    assert db.run("SELECT '5/2', \"a/b\"").rows == (("5/2", "a/b"),)  # inside strings `/` is text
+    assert to_sqlite_sql("SELECT a /* x/y */ / 2").split() == ["SELECT", "a", "*", "1.0", "/", "2"]
