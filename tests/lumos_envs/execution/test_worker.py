@@ -313,7 +313,7 @@ def test_workers_run_calls_in_parallel() -> None:
         for thread in threads:
             thread.join()
         assert results == ["0.5", "0.5"]
-        assert time.monotonic() - started < 0.95
+        assert time.monotonic() - started < 1.0  # one after the other would take at least 1.0 s
 
 
 def test_preload_and_warm_up(pool: WorkerPool) -> None:
