@@ -43,20 +43,27 @@ class AgentConfig:
     """sampling seed (temperature > 0)"""
     batch_size: int = 16
     """prompts per forward pass of a local model"""
-    demonstrations: bool = True
-    """show LUMOS's in-context examples before WebShop prompts, as LUMOS evaluates its checkpoints
-    (lumos's tiny models never get them: they were not trained with them and have a short context)"""
+    demonstrations: Literal["auto", "on", "off"] = "auto"
+    """LUMOS's in-context examples before WebShop prompts, as LUMOS evaluates its checkpoints.
+    auto: on for transformers models, off for lumos's tiny models (never trained with them, and
+    their short context would not hold them); on / off: always / never"""
     torch_threads: int = 1
     """CPU threads for local models; 1 by default because small-batch generation gains little from
     more and slows down badly when the cores are shared (envs, tool workers, other jobs)"""
 
     def __post_init__(self) -> None:
+        if self.demonstrations not in ("auto", "on", "off"):
+            raise ValueError(f"demonstrations must be 'auto', 'on' or 'off', got {self.demonstrations!r}")
         if self.agent != "oracle" and not (self.model or (self.planner_model and self.grounder_model)):
             raise ValueError(f"agent {self.agent!r} needs --model (or --planner-model and --grounder-model)")
 
     def info(self) -> dict[str, Any]:
         """What trajectories record about the agent (no secrets: model paths and settings only)."""
         return {k: v for k, v in asdict(self).items() if v is not None}
+
+
+def _shows_demonstrations(config: AgentConfig, tiny: bool) -> bool:
+    return config.demonstrations == "on" or (config.demonstrations == "auto" and not tiny)
 
 
 def make_agent(config: AgentConfig) -> Any:
@@ -89,7 +96,7 @@ def make_agent(config: AgentConfig) -> Any:
         planner = Planner(backend(config.planner_model or config.model), generation)  # type: ignore[arg-type]
         grounder = Grounder(backend(config.grounder_model or config.model), generation)  # type: ignore[arg-type]
         return LumosAgent(planner, grounder, formulation=config.formulation, max_subgoals=config.max_subgoals,
-                          demonstrations=None if config.demonstrations and not tiny else {})
+                          demonstrations=None if _shows_demonstrations(config, bool(tiny)) else {})
     from agents.baselines import CoTAgent, IntegratedAgent
 
     if config.agent == "integrated":

@@ -41,5 +41,12 @@ def test_transformers_models_get_lumos_webshop_examples(tiny_dir, monkeypatch):
     agent = make_agent(AgentConfig(agent="lumos", model=tiny_dir, formulation="onetime"))
     assert isinstance(agent.planner.backend, TransformersBackend)
     assert agent.demonstrations == lumos_demonstrations("onetime")
-    off = make_agent(AgentConfig(agent="lumos", model=tiny_dir, demonstrations=False))
+    off = make_agent(AgentConfig(agent="lumos", model=tiny_dir, demonstrations="off"))
     assert off.demonstrations == {}
+
+
+def test_demonstrations_can_be_forced_on_for_any_model(tiny_dir):
+    agent = make_agent(AgentConfig(agent="lumos", model=tiny_dir, demonstrations="on"))
+    assert agent.demonstrations == lumos_demonstrations("iterative")
+    with pytest.raises(ValueError, match="demonstrations"):
+        AgentConfig(demonstrations="yes")  # type: ignore[arg-type]
