@@ -1,6 +1,9 @@
 """`TransformersBackend`: a local causal LM (a path or a hub id), loaded once, batched generation.
 
-Left padding so every prompt in a batch ends at the same position; greedy or sampled decoding;
+Left padding so every prompt in a batch ends at the same position; a prompt longer than the
+model's context (`max_position_embeddings` less the tokens to generate) keeps its end, the turn
+being answered, and loses its beginning, with a warning (past its context a model with learned
+positions fails and one with rotary positions degrades); greedy or sampled decoding;
 stop strings (LUMOS checkpoints stop at the first newline); token ids and per-token
 log-probabilities kept for online RL. LUMOS checkpoints (no chat template, or `lumos` in the
 name) get the Tulu serialisation; other models their tokenizer's chat template. Weights load from
@@ -98,8 +101,7 @@ class TransformersBackend:
         from transformers import GenerationConfig as HFGenerationConfig
 
         # Templates carry their own special tokens; the Tulu text relies on the tokenizer's BOS.
-        encoded = self.tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=self.chat_format == "tulu")
-        encoded = {k: v.to(self.model.device) for k, v in encoded.items()}
+        encoded = self._encode(prompts, max_new_tokens)
         sample = temperature > 0
         config = HFGenerationConfig(
             max_new_tokens=max_new_tokens,
@@ -122,6 +124,24 @@ class TransformersBackend:
         new_tokens = result.sequences[:, encoded["input_ids"].shape[1] :]
         generations = [self._to_generation(new_tokens[i].tolist(), scores[i].tolist(), stop) for i in range(new_tokens.shape[0])]
         return [generations[i * n : (i + 1) * n] for i in range(len(prompts))]
+
+    def _encode(self, prompts: list[str], max_new_tokens: int) -> dict[str, Any]:
+        """Tokenised, left-padded prompts that fit the context with `max_new_tokens` to spare."""
+        special = self.chat_format == "tulu"
+        window = getattr(self.model.config, "max_position_embeddings", None)
+        room = window - max_new_tokens if isinstance(window, int) else None
+        if room is not None and room < 1:
+            raise ValueError(f"max_new_tokens={max_new_tokens} leaves no room for a prompt in the model's {window} positions")
+        self.tokenizer.truncation_side = "left"
+        encoded = self.tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=special,
+                                 truncation=room is not None, max_length=room)
+        if room is not None and encoded["input_ids"].shape[1] >= room:
+            lengths = [len(ids) for ids in self.tokenizer(prompts, add_special_tokens=special)["input_ids"]]
+            cut = sum(1 for length in lengths if length > room)
+            if cut:
+                logger.warning("%d of %d prompts are longer than %s's context (%d positions, %d kept for generation): "
+                               "their beginnings were cut", cut, len(prompts), self.name or "the model", window, max_new_tokens)
+        return {k: v.to(self.model.device) for k, v in encoded.items()}
 
     def _to_generation(self, ids: list[int], logprobs: list[float], stop: Sequence[str]) -> Generation:
         eos, pad = self.tokenizer.eos_token_id, self.tokenizer.pad_token_id

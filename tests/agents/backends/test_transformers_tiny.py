@@ -70,3 +70,26 @@ def test_sampling_is_seeded_and_n_samples_come_back(tiny_backend):
 def test_generate_chat_uses_the_template(tiny_backend):
     conversation = [{"role": "user", "content": "hi"}]
     assert tiny_backend.generate_chat([conversation], max_new_tokens=5)[0][0].token_ids == tiny_backend.generate([tulu_prompt(conversation)], max_new_tokens=5)[0][0].token_ids
+
+
+def test_prompts_longer_than_the_context_keep_their_end(tiny_model_dir, caplog):
+    import torch
+    from transformers import AutoTokenizer, GPT2Config, GPT2LMHeadModel
+
+    from agents.backends.transformers import TransformersBackend
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    torch.manual_seed(0)
+    # learned absolute positions: past 64 positions this model would fail with an index error
+    model = GPT2LMHeadModel(GPT2Config(vocab_size=len(tokenizer), n_positions=64, n_embd=32, n_layer=1, n_head=2))
+    backend = TransformersBackend(model, tokenizer, chat_format="tulu", name="gpt2-64")
+    long_prompt = "<|user|>\n" + "Subgoal 1: Calculate 12 + 30. " * 40 + "\n<|assistant|>\n"
+    with caplog.at_level("WARNING"):
+        (short,), (long,) = backend.generate([PROMPTS[1], long_prompt], max_new_tokens=8)
+    assert len(long.token_ids) <= 8 and len(short.token_ids) <= 8
+    assert "1 of 2 prompts are longer than gpt2-64's context" in caplog.text
+    caplog.clear()
+    backend.generate([PROMPTS[1]], max_new_tokens=8)
+    assert "context" not in caplog.text
+    with pytest.raises(ValueError, match="no room"):
+        backend.generate([PROMPTS[1]], max_new_tokens=64)
