@@ -13,6 +13,7 @@ import logging
 import os
 import shutil
 import tempfile
+import time
 import uuid
 from typing import Any, Callable, Protocol
 from urllib.parse import parse_qs, urlsplit
@@ -209,9 +210,11 @@ def _reap(tree: list[psutil.Process], *, grace_s: float) -> None:
     """Wait for a closed browser's processes to exit; kill and collect whatever is left.
 
     `driver.quit()` returns once chromedriver has been asked to stop; Chromium's helpers can
-    outlive it for a moment, or for good if the browser hung. Nothing may be left behind.
+    outlive it for a moment, or for good if the browser hung. Nothing may be left running. A
+    zombie counts as gone: it holds no resources, and only its parent (or, for an orphan, the
+    container's init, which may never reap) can collect it.
     """
-    _, alive = psutil.wait_procs(tree, timeout=grace_s)
+    alive = _running(tree, until=time.monotonic() + grace_s)
     for process in alive:
         try:
             process.kill()
@@ -219,7 +222,26 @@ def _reap(tree: list[psutil.Process], *, grace_s: float) -> None:
             continue
     if alive:
         logger.warning("killed %d browser processes that outlived close()", len(alive))
-        psutil.wait_procs(alive, timeout=grace_s)
+        _running(alive, until=time.monotonic() + grace_s)
+
+
+def _running(processes: list[psutil.Process], *, until: float) -> list[psutil.Process]:
+    """The processes still running (not exited, not zombies) at `until` or once none is."""
+    while True:
+        running = []
+        for process in processes:
+            try:
+                if process.status() != psutil.STATUS_ZOMBIE:
+                    running.append(process)
+                elif process.ppid() == os.getpid():
+                    process.wait(timeout=0)  # our own child (chromedriver): collect it
+            except (psutil.NoSuchProcess, psutil.TimeoutExpired):
+                continue
+            except psutil.Error:
+                running.append(process)
+        if not running or time.monotonic() >= until:
+            return running
+        time.sleep(0.05)
 
 
 def _start_chromium(chromedriver: str, chromium: str | None, profile: str, timeout_s: float):

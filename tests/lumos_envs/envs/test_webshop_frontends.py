@@ -79,3 +79,14 @@ def test_reap_is_quiet_when_everything_already_exited():
     process = psutil.Process(child.pid)
     child.wait()
     _reap([process], grace_s=0.2)
+
+
+def test_reap_counts_zombies_as_gone():
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    process = psutil.Process(child.pid)
+    while process.status() != psutil.STATUS_ZOMBIE:  # exited, not yet collected
+        time.sleep(0.01)
+    start = time.monotonic()
+    _reap([process], grace_s=30)
+    assert time.monotonic() - start < 10  # did not sit out the grace period
+    assert not psutil.pid_exists(child.pid)  # our own child: collected too
