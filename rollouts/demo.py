@@ -49,8 +49,9 @@ class DemoConfig:
     """a GSM8K jsonl evaluated as a held-out dataset; default: the shared fixture sample when present"""
     num_envs: int = 32
     """episodes in flight during evaluation"""
-    max_subgoals: int = 10
-    """LUMOS-I planning limit during evaluation"""
+    max_subgoals: int = 6
+    """LUMOS-I planning limit during evaluation: one more than the longest bundled gold plan (5), so
+    an agent that never stops planning costs a bounded time (it kept the demo within 15 minutes)"""
     max_new_tokens: int = 96
     """longest planner or grounder turn during evaluation, tokens"""
     vqa_backend: str = "learned"

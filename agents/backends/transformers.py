@@ -51,6 +51,9 @@ class TransformersBackend:
             has_template = bool(getattr(tokenizer, "chat_template", None))
             chat_format = "template" if has_template and "lumos" not in self.name.lower() else "tulu"
         self.chat_format: ChatFormatName = chat_format
+        self.prompts_cut = 0
+        """prompts cut from the left to fit the model's context, so far"""
+        self._warned_cut = False
 
     @classmethod
     def from_pretrained(
@@ -136,11 +139,15 @@ class TransformersBackend:
         encoded = self.tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=special,
                                  truncation=room is not None, max_length=room)
         if room is not None and encoded["input_ids"].shape[1] >= room:
-            lengths = [len(ids) for ids in self.tokenizer(prompts, add_special_tokens=special)["input_ids"]]
+            lengths = [len(ids) for ids in self.tokenizer(prompts, add_special_tokens=special, verbose=False)["input_ids"]]
             cut = sum(1 for length in lengths if length > room)
-            if cut:
-                logger.warning("%d of %d prompts are longer than %s's context (%d positions, %d kept for generation): "
-                               "their beginnings were cut", cut, len(prompts), self.name or "the model", window, max_new_tokens)
+            self.prompts_cut += cut
+            if cut:  # a warning the first time, then only at debug level (rollouts would repeat it every step)
+                log = logger.debug if self._warned_cut else logger.warning
+                self._warned_cut = True
+                log("%d of %d prompts are longer than %s's context (%d positions, %d kept for generation): their "
+                    "beginnings were cut (%d so far; `prompts_cut`)", cut, len(prompts), self.name or "the model",
+                    window, max_new_tokens, self.prompts_cut)
         return {k: v.to(self.model.device) for k, v in encoded.items()}
 
     def _to_generation(self, ids: list[int], logprobs: list[float], stop: Sequence[str]) -> Generation:

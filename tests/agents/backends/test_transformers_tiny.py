@@ -91,5 +91,8 @@ def test_prompts_longer_than_the_context_keep_their_end(tiny_model_dir, caplog):
     caplog.clear()
     backend.generate([PROMPTS[1]], max_new_tokens=8)
     assert "context" not in caplog.text
+    backend.generate([long_prompt], max_new_tokens=8)
+    assert "context" not in caplog.text  # warned once; counted from then on
+    assert backend.prompts_cut == 2
     with pytest.raises(ValueError, match="no room"):
         backend.generate([PROMPTS[1]], max_new_tokens=64)
