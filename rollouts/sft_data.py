@@ -24,6 +24,7 @@ from agents.baselines import cot_messages, integrated_messages
 from agents.prompts import ActionBlock, LUMOS_BLOCKS, action_block_for_tools, strip_keep_planning
 from agents.sft import PlanStep, annotation_messages, plan_messages
 from lumos_envs.domains import Domain
+from lumos_envs.jsonl import read_jsonl_objects
 from rollouts.store import Trajectory, iter_trajectories
 
 Module = Literal["plan", "ground"]
@@ -119,8 +120,7 @@ def build_sft_data(config: SftDataConfig) -> dict[str, Path]:
         for name, records in converted.items():
             sets[name].extend(records)
     for path in config.annotations:
-        with open(path, encoding="utf-8") as handle:
-            rows = [json.loads(line) for line in handle if line.strip()]
+        rows = read_jsonl_objects(path)
         for name, records in annotation_records(r for r in rows if r.get("domain") != "intercode_bash").items():
             sets[name].extend(records)
     if config.unified:

@@ -16,6 +16,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
+from lumos_envs.jsonl import read_jsonl_objects
+
 from agents import prompts as P
 
 PAD, BOS, EOS, UNK = "<pad>", "<s>", "</s>", "<unk>"
@@ -69,10 +71,8 @@ def default_corpus(task_specs: Sequence[str] = ("synthetic:math_train?size=200",
                     texts.append(P.subgoal_line(k, sub.text))
                     texts.append(sub.action_line())
     for path in annotation_files:
-        for line in Path(path).read_text(encoding="utf-8").splitlines():
-            if line.strip():
-                record = json.loads(line)
-                texts.extend(str(record.get(key, "")) for key in ("task", "subgoal_plan"))
+        for record in read_jsonl_objects(path):
+            texts.extend(str(record.get(key, "")) for key in ("task", "subgoal_plan"))
     return texts
 
 

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Iterable, Sequence
 
 from lumos_envs.cache import content_key
+from lumos_envs.jsonl import iter_jsonl
 
 CORPUS_VERSION = "1"
 """bump when the fingerprint's inputs change meaning"""
@@ -187,26 +188,19 @@ def load_jsonl_corpus(path: str | Path, name: str | None = None) -> Corpus:
     """
     path = Path(path)
     documents = []
-    with path.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as error:
-                raise ValueError(f"{path}:{number}: not JSON ({error})") from None
-            if not isinstance(record, dict):
-                raise ValueError(f"{path}:{number}: expected an object with title and text")
-            title, text = record.get("title"), record.get("text")
-            if not isinstance(title, str) or not title.strip():
-                raise ValueError(f"{path}:{number}: field 'title' must be a non-empty string")
-            if isinstance(text, list) and all(isinstance(t, str) for t in text):
-                text = "\n\n".join(text)
-            if not isinstance(text, str):
-                raise ValueError(f"{path}:{number}: field 'text' must be a string (or a list of paragraph strings)")
-            if len(text) > MAX_DOCUMENT_CHARS:
-                raise ValueError(f"{path}:{number}: field 'text' is longer than {MAX_DOCUMENT_CHARS} characters")
-            documents.append(Document(title.strip(), tuple(split_paragraphs(text))))
+    for number, record in iter_jsonl(path):
+        if not isinstance(record, dict):
+            raise ValueError(f"{path}:{number}: expected an object with title and text")
+        title, text = record.get("title"), record.get("text")
+        if not isinstance(title, str) or not title.strip():
+            raise ValueError(f"{path}:{number}: field 'title' must be a non-empty string")
+        if isinstance(text, list) and all(isinstance(t, str) for t in text):
+            text = "\n\n".join(text)
+        if not isinstance(text, str):
+            raise ValueError(f"{path}:{number}: field 'text' must be a string (or a list of paragraph strings)")
+        if len(text) > MAX_DOCUMENT_CHARS:
+            raise ValueError(f"{path}:{number}: field 'text' is longer than {MAX_DOCUMENT_CHARS} characters")
+        documents.append(Document(title.strip(), tuple(split_paragraphs(text))))
     return Corpus(documents, name=name or str(path))
 
 

@@ -14,7 +14,6 @@ conversion, a percentage). Items that still cannot be converted keep `plan=None`
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from collections import Counter
@@ -25,6 +24,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from lumos_envs.domains import Domain
 from lumos_envs.execution.errors import ToolError
+from lumos_envs.jsonl import iter_jsonl
 from lumos_envs.tasks.base import GoldPlan, Task, TaskList
 from lumos_envs.tasks.math_plans import (
     ArithToken,
@@ -132,18 +132,11 @@ def load_gsm8k(path: str | Path, split: str = "test") -> TaskList:
     """
     path = Path(path)
     tasks: list[Task] = []
-    with path.open(encoding="utf-8") as handle:
-        for line_index, line in enumerate(handle):
-            if not line.strip():
-                continue
-            where = f"{path}:{line_index + 1}"
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as error:
-                raise ValueError(f"{where}: invalid JSON ({error.msg} at column {error.colno})") from None
-            if not isinstance(record, dict):
-                raise ValueError(f"{where}: expected a JSON object, got {type(record).__name__}")
-            tasks.append(_task_from_record(record, where, line_index, split))
+    for number, record in iter_jsonl(path):
+        where = f"{path}:{number}"
+        if not isinstance(record, dict):
+            raise ValueError(f"{where}: expected a JSON object, got {type(record).__name__}")
+        tasks.append(_task_from_record(record, where, number - 1, split))
     return TaskList(tasks, name=f"gsm8k:{path}")
 
 

@@ -13,6 +13,7 @@ import json
 from pathlib import Path
 from typing import Any, Sequence
 
+from lumos_envs.jsonl import iter_jsonl
 from lumos_envs.qa.corpus import Corpus, load_jsonl_corpus
 from lumos_envs.tasks.base import Task, TaskList
 
@@ -44,13 +45,7 @@ def read_records(path: str | Path) -> list[dict[str, Any]]:
     text = path.read_text(encoding="utf-8")
     records: Any
     if path.suffix == ".jsonl" or (text.lstrip()[:1] == "{" and "\n{" in text.strip()):
-        records = []
-        for number, line in enumerate(text.splitlines(), start=1):
-            if line.strip():
-                try:
-                    records.append(json.loads(line))
-                except json.JSONDecodeError as error:
-                    raise ValueError(f"{path}:{number}: not JSON ({error})") from None
+        records = [value for _, value in iter_jsonl(path)]
     else:
         try:
             records = json.loads(text)

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from lumos_envs.domains import Domain
+from lumos_envs.jsonl import iter_jsonl
 from lumos_envs.multimodal.images import ImageFileError, resolve_data_path
 from lumos_envs.tasks.base import Task, TaskList
 from lumos_envs.tasks.synthetic_multimodal import format_question
@@ -43,11 +44,10 @@ def load_scienceqa(path: str | Path, split: str | None = None, image_root: str |
 
 
 def _records(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
-    text = path.read_text(encoding="utf-8")
     if path.suffix == ".jsonl":
-        rows: Any = [json.loads(line) for line in text.splitlines() if line.strip()]
+        rows: Any = [value for _, value in iter_jsonl(path)]
     else:
-        rows = json.loads(text)
+        rows = json.loads(path.read_text(encoding="utf-8"))
     if isinstance(rows, dict):
         yield from ((str(k), v) for k, v in rows.items())
     elif isinstance(rows, list):
