@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any, Literal, Mapping
 
 from agents.prompts import (
@@ -143,5 +144,6 @@ def load_examplars(path: str | Path | None = None) -> list[WorkedExample]:
 
 @lru_cache(maxsize=None)
 def lumos_demonstrations(formulation: Formulation = "iterative") -> Mapping[str, Demonstrations]:
-    """The demonstrations LUMOS's evaluation uses, by LUMOS data domain (WebShop only)."""
-    return {"webshop": demonstrations_from(load_examplars(), WEBSHOP_BLOCK, formulation)}
+    """The demonstrations LUMOS's evaluation uses, by LUMOS data domain (WebShop only); read-only,
+    since every agent shares the cached mapping."""
+    return MappingProxyType({"webshop": demonstrations_from(load_examplars(), WEBSHOP_BLOCK, formulation)})
