@@ -14,9 +14,9 @@ import logging
 import time
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any, Callable, Iterator, Protocol, Sequence
+from typing import Any, Callable, Iterable, Iterator, Literal, Protocol, Sequence
 
 import gymnasium as gym
 
@@ -34,6 +34,18 @@ class Policy(Protocol):
     def act_batch(self, observations: Sequence[Any], infos: Sequence[dict[str, Any]], slots: Sequence[int] | None = None) -> list[str]: ...
 
 
+PolicyFactory = Callable[[], Policy]
+"""A zero-argument callable that builds a policy (a policy class, `functools.partial(make_agent,
+agent_config)`): what the Ray executor sends to each actor, which builds its own policy."""
+
+
+def build_policy(agent: Policy | PolicyFactory) -> Policy:
+    """`agent` itself if it is a built policy, else what calling it builds."""
+    if isinstance(agent, type) or not hasattr(agent, "act_batch"):
+        return agent()  # type: ignore[operator]
+    return agent  # type: ignore[return-value]
+
+
 @dataclass(frozen=True)
 class Job:
     """One (env, task set) to roll out: every task, `samples` attempts each."""
@@ -49,7 +61,37 @@ class Job:
 
 
 @dataclass
-class RolloutConfig:
+class ExecutorOptions:
+    """Where episodes run: in this process, or in Ray actors (`rollouts/ray_executor.py`). None of
+    these settings is part of a run's identity, so `--resume` continues a file whichever executor
+    (and however many actors) wrote it."""
+
+    executor: Literal["local", "ray"] = "local"
+    """local: this process; ray: Ray actors, each with its own envs and policy (pip install 'lumos[ray]')"""
+    ray_address: str | None = None
+    """Ray cluster to join (HOST:PORT printed by `ray start --head`, or auto); default: start a local Ray instance"""
+    ray_actors: int | None = None
+    """rollout actors of the ray executor; default: one per CPU of the cluster"""
+    episode_timeout_s: float | None = 1800.0
+    """an episode still running after this many seconds is stored as failed, with its cause (none: no limit)"""
+
+    def __post_init__(self) -> None:
+        if self.executor not in ("local", "ray"):
+            raise ValueError(f"executor must be 'local' or 'ray', got {self.executor!r}")
+        if self.ray_actors is not None and self.ray_actors < 1:
+            raise ValueError(f"ray_actors must be >= 1, got {self.ray_actors}")
+        if self.episode_timeout_s is not None and self.episode_timeout_s <= 0:
+            raise ValueError(f"episode_timeout_s must be > 0, got {self.episode_timeout_s}")
+        if self.ray_address is not None and self.executor != "ray":
+            raise ValueError("ray_address needs executor='ray' (--executor ray)")
+
+    def executor_options(self) -> dict[str, Any]:
+        """These settings alone, to hand on to the `RolloutConfig`s a command builds."""
+        return {f.name: getattr(self, f.name) for f in fields(ExecutorOptions)}
+
+
+@dataclass
+class RolloutConfig(ExecutorOptions):
     """Settings of one rollout run."""
 
     # what to run
@@ -81,6 +123,7 @@ class RolloutConfig:
     """show a progress bar"""
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         if self.samples < 1:
             raise ValueError(f"samples must be >= 1, got {self.samples}")
         if self.num_envs < 1:
@@ -94,7 +137,7 @@ class RolloutConfig:
         """The parts of the config that decide which episodes exist and how they are produced
         (what `resume` compares); where and how fast they are produced is left out."""
         data = asdict(self)
-        for name in ("out", "resume", "overwrite", "progress", "num_envs", "num_workers"):
+        for name in ("out", "resume", "overwrite", "progress", "num_envs", "num_workers", *(f.name for f in fields(ExecutorOptions))):
             data.pop(name)
         return data
 
@@ -112,6 +155,8 @@ class RolloutResult:
     """time spent inside env.step (tools included)"""
     agent_s: float
     """time spent inside agent.act_batch (model calls included)"""
+    failures: int = 0
+    """episodes stored with `end_reason="failed"` (an exception or the episode timeout)"""
 
     @property
     def success_rate(self) -> float:
@@ -143,50 +188,138 @@ class _Running:
     truncated: bool = False
 
 
-def run_rollouts(config: RolloutConfig, agent: Policy) -> RolloutResult:
-    """Roll out `agent` on every episode of `config.jobs` and append the trajectories to `config.out`."""
+def run_rollouts(config: RolloutConfig, agent: Policy | PolicyFactory) -> RolloutResult:
+    """Roll out `agent` on every episode of `config.jobs` and append the trajectories to `config.out`.
+
+    `agent` is a policy or a `PolicyFactory`; `executor="ray"` needs the factory (each actor builds
+    its own policy from it) and runs in `rollouts.ray_executor`, with this process the only writer.
+    """
+    if config.executor == "ray":
+        from rollouts.ray_executor import run_rollouts_on_ray
+
+        return run_rollouts_on_ray(config, agent)
+    policy = build_policy(agent)
     started = time.monotonic()
     timings = {"env": 0.0, "agent": 0.0}
     envs: dict[tuple[int, Job], gym.Env] = {}
     with TrajectoryWriter(config.out, config.identity(), resume=config.resume, overwrite=config.overwrite) as writer:
         episodes = list(_episodes(config, envs))
-        pending = deque(e for e in episodes if not writer.is_done(e.key))
+        pending = [e for e in episodes if not writer.is_done(e.key)]
         skipped = len(episodes) - len(pending)
-        slots: list[_Running | None] = [None] * min(config.num_envs, max(1, len(pending)))
-        successes = finished = 0
+        successes = finished = failures = 0
         bar = _progress(len(pending), config.progress)
-        pool = ThreadPoolExecutor(config.num_workers) if config.num_workers else None
         try:
-            while pending or any(slots):
-                for slot, running in enumerate(slots):
-                    if running is None and pending:
-                        slots[slot] = _start(pending.popleft(), slot, agent, config, envs)
-                active = [i for i, r in enumerate(slots) if r is not None]
-                tick = time.monotonic()
-                actions = agent.act_batch([slots[i].observation for i in active], [slots[i].info for i in active], slots=active)
-                timings["agent"] += time.monotonic() - tick
-                tick = time.monotonic()
-                step = lambda pair: _step(slots[pair[0]], pair[1])  # noqa: E731
-                outcomes = list(pool.map(step, zip(active, actions)) if pool else map(step, zip(active, actions)))
-                timings["env"] += time.monotonic() - tick
-                for slot, done in zip(active, outcomes):
-                    running = slots[slot]
-                    _record_agent_trace(agent, slot, running)
-                    if done:
-                        trajectory = _trajectory(running, config, agent, slot)
-                        writer.write(trajectory)
-                        finished += 1
-                        successes += trajectory.success
-                        slots[slot] = None
-                        bar.update(1)
-                        bar.set_postfix(success=f"{successes / finished:.0%}", refresh=False)
+            for trajectory in run_episodes(pending, policy, config, envs, timings):
+                writer.write(trajectory)
+                finished += 1
+                successes += trajectory.success
+                failures += is_failed(trajectory)
+                bar.update(1)
+                bar.set_postfix(success=f"{successes / finished:.0%}", refresh=False)
         finally:
             bar.close()
-            if pool:
-                pool.shutdown()
             for env in envs.values():
                 env.close()
-    return RolloutResult(Path(config.out), finished, skipped, successes, time.monotonic() - started, timings["env"], timings["agent"])
+    return RolloutResult(Path(config.out), finished, skipped, successes, time.monotonic() - started, timings["env"],
+                         timings["agent"], failures)
+
+
+def run_episodes(episodes: Iterable[_Episode], agent: Policy, config: RolloutConfig, envs: dict[tuple[int, Job], gym.Env],
+                 timings: dict[str, float]) -> Iterator[Trajectory]:
+    """Step `episodes` with `agent`, `config.num_envs` in flight, and yield each trajectory as it ends.
+
+    The loop without the store, so that the local executor and each Ray actor run the same code: the
+    caller writes (or sends) what is yielded. `envs` maps (slot, job) to the caller's envs, kept across
+    calls and closed by the caller; `timings` gets the seconds spent in `env` and `agent` added.
+    An episode whose reset, step or agent call raises, or that outlives `config.episode_timeout_s`
+    (checked after each step), is yielded as failed (`end_reason="failed"`, `failure` = the cause)
+    rather than ending the run: one broken task must not cost the other episodes.
+    """
+    pending = deque(episodes)
+    slots: list[_Running | None] = [None] * min(config.num_envs, max(1, len(pending)))
+    pool = ThreadPoolExecutor(config.num_workers) if config.num_workers else None
+    try:
+        while pending or any(slots):
+            for slot in range(len(slots)):
+                while slots[slot] is None and pending:  # a failed reset frees the slot for the next episode
+                    episode = pending.popleft()
+                    try:
+                        slots[slot] = _start(episode, slot, agent, config, envs)
+                    except Exception as error:  # noqa: BLE001  (any failure of one episode is stored, see docstring)
+                        _drop_env(envs, slot, episode.job)
+                        yield _failed(episode, None, config, f"reset failed: {_cause(error)}")
+            active = [i for i, r in enumerate(slots) if r is not None]
+            if not active:
+                continue
+            tick = time.monotonic()
+            try:
+                actions = agent.act_batch([slots[i].observation for i in active], [slots[i].info for i in active], slots=active)
+            except Exception as error:  # noqa: BLE001  (the call served all of them, so all of them fail)
+                timings["agent"] += time.monotonic() - tick
+                for i in active:
+                    yield _failed(slots[i].episode, slots[i], config, f"agent failed on a batch of {len(active)}: {_cause(error)}")
+                    slots[i] = None
+                continue
+            timings["agent"] += time.monotonic() - tick
+            tick = time.monotonic()
+            step = lambda pair: _step_or_error(slots[pair[0]], pair[1])  # noqa: E731
+            outcomes = list(pool.map(step, zip(active, actions)) if pool else map(step, zip(active, actions)))
+            timings["env"] += time.monotonic() - tick
+            for slot, outcome in zip(active, outcomes):
+                running = slots[slot]
+                if isinstance(outcome, Exception):
+                    _drop_env(envs, slot, running.episode.job)
+                    yield _failed(running.episode, running, config, f"env.step failed: {_cause(outcome)}")
+                    slots[slot] = None
+                    continue
+                _record_agent_trace(agent, slot, running)
+                if outcome:
+                    yield _trajectory(running, config, agent, slot)
+                    slots[slot] = None
+                elif config.episode_timeout_s is not None and time.monotonic() - running.started > config.episode_timeout_s:
+                    yield _failed(running.episode, running, config,
+                                  f"episode timeout: still running after {config.episode_timeout_s:g} s ({len(running.steps)} steps)")
+                    slots[slot] = None
+    finally:
+        if pool:
+            pool.shutdown()
+
+
+def is_failed(trajectory: Trajectory) -> bool:
+    """Whether an episode was stored as failed rather than played to its end."""
+    return getattr(trajectory, "end_reason", "") == "failed"
+
+
+def failed_trajectory(key: EpisodeKey, split: str, config: RolloutConfig, cause: str, steps: list[StepRecord] | None = None,
+                      task: dict[str, Any] | None = None, wall_s: float = 0.0) -> Trajectory:
+    """The stored form of an episode that could not be played to its end (the Ray driver uses it
+    for episodes whose actor died too often)."""
+    task = task or {}
+    logger.warning("episode %s failed: %s", key, cause)
+    return Trajectory(key=key, split=split or task.get("split", ""), domain=task.get("domain", ""), question=task.get("question", ""),
+                      steps=list(steps or []), agent=dict(config.agent_info), wall_s=wall_s, end_reason="failed", failure=cause)
+
+
+def _failed(episode: _Episode, running: _Running | None, config: RolloutConfig, cause: str) -> Trajectory:
+    if running is None:
+        return failed_trajectory(episode.key, episode.job.split_name, config, cause)
+    return failed_trajectory(episode.key, episode.job.split_name, config, cause, running.steps, running.info.get("task"),
+                             time.monotonic() - running.started)
+
+
+def _drop_env(envs: dict[tuple[int, Job], gym.Env], slot: int, job: Job) -> None:
+    """Close and forget an env that raised: its state is unknown, the slot's next episode gets a new one."""
+    env = envs.pop((slot, job), None)
+    if env is not None:
+        try:
+            env.close()
+        except Exception as error:  # noqa: BLE001  (the env is being discarded for a failure already)
+            logger.warning("closing a failed env raised %s", _cause(error))
+
+
+def _cause(error: BaseException) -> str:
+    text = f"{type(error).__name__}: {error}"
+    return text if len(text) <= 500 else text[:497] + "..."
 
 
 def _episodes(config: RolloutConfig, envs: dict) -> Iterator[_Episode]:
@@ -223,6 +356,13 @@ def _start(episode: _Episode, slot: int, agent: Policy, config: RolloutConfig, e
     running = _Running(episode, env, observation, info)
     _record_agent_trace(agent, slot, running)  # reset-time records are not part of any step
     return running
+
+
+def _step_or_error(running: _Running, action: str) -> bool | Exception:
+    try:
+        return _step(running, action)
+    except Exception as error:  # noqa: BLE001  (returned to the loop, which stores the episode as failed)
+        return error
 
 
 def _step(running: _Running, action: str) -> bool:

@@ -88,6 +88,10 @@ class Trajectory:
     terminated: bool = False
     truncated: bool = False
     wall_s: float = 0.0
+    end_reason: str = ""
+    """why the episode ended; "failed" when it raised or timed out (schema v2 names the others)"""
+    failure: str | None = None
+    """the cause of a failed episode (exception or timeout), else None"""
 
     @property
     def num_format_errors(self) -> int:
