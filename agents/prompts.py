@@ -301,6 +301,27 @@ def tulu_prompt(messages: Sequence[Mapping[str, str]], *, add_generation_prompt:
     return "".join(parts)
 
 
+def lumos_eval_prompt(messages: Sequence[Mapping[str, str]], *, add_generation_prompt: bool = True) -> str:
+    """Serialise a conversation as LUMOS's own evaluation scripts build prompts (allenai/lumos `eval/`).
+
+    It differs from the training format (`tulu_prompt`): an assistant turn ends with a blank line
+    and no `</s>` (`<|assistant|>\n{assistant}\n\n<|user|>\n...`), and the scripts tokenise
+    without special tokens, so no BOS either. Contents are stripped, as the scripts do.
+    """
+    parts = []
+    for message in messages:
+        role, content = message["role"], str(message["content"]).strip()
+        if role == "assistant":
+            parts.append(f"<|assistant|>\n{content}\n\n")
+        elif role in ("user", "system"):
+            parts.append(f"<|{role}|>\n{content}\n")
+        else:
+            raise ValueError(f"the LUMOS evaluation format supports roles system, user, assistant; got {role!r}")
+    if add_generation_prompt:
+        parts.append("<|assistant|>\n")
+    return "".join(parts)
+
+
 TULU_CHAT_TEMPLATE = (
     "{% for message in messages %}"
     "{% if message['role'] == 'assistant' %}"

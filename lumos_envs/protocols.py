@@ -24,7 +24,13 @@ class Generation:
     logprobs: tuple[float, ...] | None = None
     """log-probability of each generated token, or None where the back-end gives none"""
     finish_reason: str = "stop"
-    """`stop` (a stop string or end of sequence), `length` (max_new_tokens), or `error`"""
+    """`stop` (a stop string or end of sequence), `truncated` (cut by the length limit: counts as
+    a format error), or `error`"""
+    prompt_token_ids: tuple[int, ...] | None = None
+    """the prompt's ids exactly as the model saw them (no padding), where the back-end gives them"""
+    stop_text: str = ""
+    """the text the ids decode to after `text`: the stop string (and any characters its last token
+    carries), so that `decode(token_ids) == text + stop_text` whenever ids are given"""
 
 
 @runtime_checkable

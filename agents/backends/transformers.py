@@ -1,28 +1,49 @@
-"""`TransformersBackend`: a local causal LM (a path or a hub id), loaded once, batched generation.
+"""`TransformersBackend`: a local causal LM (a folder, a named model such as `smollm2`, or a hub id).
 
-Left padding so every prompt in a batch ends at the same position; a prompt longer than the
-model's context (`max_position_embeddings` less the tokens to generate) keeps its end, the turn
-being answered, and loses its beginning, with a warning (past its context a model with learned
-positions fails and one with rotary positions degrades); greedy or sampled decoding;
-stop strings (LUMOS checkpoints stop at the first newline); token ids and per-token
-log-probabilities kept for online RL. LUMOS checkpoints (no chat template, or `lumos` in the
-name) get the Tulu serialisation; other models their tokenizer's chat template. Weights load from
-safetensors only and `trust_remote_code` stays off unless the caller asks.
+Real checkpoints load as they are published: safetensors or `pytorch_model.bin` weights, fast
+tokenizers or SentencePiece ones (the LUMOS checkpoints' `tokenizer.model` with `LlamaTokenizer`,
+which needs `sentencepiece` and `protobuf`), on a chosen device and dtype (`auto`: bf16 on CUDA,
+fp32 on CPU, where bf16 is several times slower), with a `device_map` and a hub `revision`.
+
+Prompt styles: `tulu` (the LUMOS checkpoints' training format, BOS added), `lumos-eval` (the
+serialisation of LUMOS's own evaluation scripts: no `</s>` after assistant turns, no BOS),
+`template` (the tokenizer's chat template), `auto` (tulu for a tokenizer without a template or a
+LUMOS checkpoint, else the template).
+
+Text and token ids agree: the kept ids are those sampled up to and including the token that ends
+the generation (an EOS the model produced, or the token that completes a stop string); padding
+after a finished row, even a pad that equals EOS, is never kept. `decode(token_ids) == text +
+stop_text`. Each kept token's log-probability (under the sampling temperature, as TRL recomputes
+it) is taken from one step of scores at a time, never from full-vocabulary scores of every step.
+A seed applies to its call only (torch's global generator is left as it was).
+
+Length: generation is capped at the context less the prompt. A conversation too long for the
+context loses, in order, the in-context demonstrations and then its oldest turns, but keeps its
+first LUMOS turn (the instruction and `Task:`) and its current turn; if that still does not fit it
+is refused with a `BackendError` that says so. A generation cut by its length limit ends with
+`finish_reason="truncated"`, which the agent counts as a format error.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import logging
+import re
+from pathlib import Path
 from typing import Any, Literal, Sequence
 
 from lumos_envs.protocols import Generation
 
-from agents.backends.base import Conversation, cut_at_stop
-from agents.prompts import tulu_prompt
+from agents.backends.base import BackendError, Conversation
+from agents.prompts import GROUND_INSTRUCTION, PLAN_INSTRUCTION, lumos_eval_prompt, tulu_prompt
 
 logger = logging.getLogger(__name__)
 
-ChatFormatName = Literal["auto", "tulu", "template"]
+PromptStyle = Literal["auto", "tulu", "template", "lumos-eval"]
+ChatFormatName = PromptStyle  # the older name
+DTYPES = ("auto", "float32", "bfloat16", "float16")
+MIN_ROOM = 8
+"""a prompt must leave at least this many positions (or max_new_tokens, if smaller) to generate"""
 
 
 class TransformersBackend:
@@ -32,14 +53,18 @@ class TransformersBackend:
         model: a loaded `PreTrainedModel`.
         tokenizer: its tokenizer (padding side is set to left here).
         batch_size: prompts per forward batch.
-        chat_format: `tulu` (LUMOS checkpoints), `template` (the tokenizer's chat template), or
-            `auto` (template when the tokenizer has one and the model is not a LUMOS checkpoint).
+        prompt_style: see the module docstring (`chat_format` is its older name).
         name: model name or path, for logs and the `auto` choice.
+        record: the folder's `lumos_model.json` as a dict, kept for trajectories' model records.
     """
 
-    def __init__(self, model: Any, tokenizer: Any, *, batch_size: int = 16, chat_format: ChatFormatName = "auto", name: str = "") -> None:
+    def __init__(self, model: Any, tokenizer: Any, *, batch_size: int = 16, prompt_style: PromptStyle | None = None,
+                 chat_format: PromptStyle | None = None, name: str = "", record: dict[str, Any] | None = None) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        style = prompt_style or chat_format or "auto"
+        if style not in ("auto", "tulu", "template", "lumos-eval"):
+            raise ValueError(f"prompt_style must be auto, tulu, template or lumos-eval, got {style!r}")
         self.model = model.eval()
         self.tokenizer = tokenizer
         self.tokenizer.padding_side = "left"
@@ -47,13 +72,24 @@ class TransformersBackend:
             self.tokenizer.pad_token = self.tokenizer.eos_token
         self.batch_size = batch_size
         self.name = name or str(getattr(model, "name_or_path", ""))
-        if chat_format == "auto":
+        self.record = dict(record or {})
+        if style == "auto":
             has_template = bool(getattr(tokenizer, "chat_template", None))
-            chat_format = "template" if has_template and "lumos" not in self.name.lower() else "tulu"
-        self.chat_format: ChatFormatName = chat_format
+            style = "template" if has_template and "lumos" not in self.name.lower() else "tulu"
+        self.chat_format: PromptStyle = style
+        """the resolved prompt style"""
         self.prompts_cut = 0
-        """prompts cut from the left to fit the model's context, so far"""
+        """conversations shortened to fit the model's context, so far"""
         self._warned_cut = False
+
+    @property
+    def prompt_style(self) -> PromptStyle:
+        return self.chat_format
+
+    @property
+    def context_window(self) -> int | None:
+        window = getattr(self.model.config, "max_position_embeddings", None)
+        return window if isinstance(window, int) and window > 0 else None
 
     @classmethod
     def from_pretrained(
@@ -62,20 +98,47 @@ class TransformersBackend:
         *,
         tokenizer: str | None = None,
         device: str = "cpu",
-        dtype: str = "float32",
+        dtype: str = "auto",
+        device_map: str | None = None,
+        revision: str | None = None,
         batch_size: int = 16,
-        chat_format: ChatFormatName = "auto",
+        prompt_style: PromptStyle | None = None,
+        chat_format: PromptStyle | None = None,
         trust_remote_code: bool = False,
     ) -> "TransformersBackend":
-        """Load a model and tokenizer (safetensors weights only; remote code only when asked)."""
+        """Load a model and tokenizer (remote code only when asked); every bad input is one clear line."""
         import torch
-        from transformers import AutoModelForCausalLM, AutoTokenizer
+        from transformers import AutoModelForCausalLM
 
-        tok = AutoTokenizer.from_pretrained(tokenizer or name_or_path, trust_remote_code=trust_remote_code)
-        model = AutoModelForCausalLM.from_pretrained(
-            name_or_path, use_safetensors=True, trust_remote_code=trust_remote_code, dtype=getattr(torch, dtype)
-        ).to(device)
-        return cls(model, tok, batch_size=batch_size, chat_format=chat_format, name=name_or_path)
+        from agents.models import read_model_record, resolve_model
+
+        path = resolve_model(name_or_path)
+        folder = Path(path)
+        record = read_model_record(folder) if folder.is_dir() else None
+        device = _resolve_device(device)
+        torch_dtype = _resolve_dtype(dtype, device)
+        weights = _weights_kind(folder) if folder.is_dir() else None
+        tok = load_tokenizer(tokenizer or path, revision=revision, trust_remote_code=trust_remote_code)
+        kwargs: dict[str, Any] = {"trust_remote_code": trust_remote_code, "dtype": torch_dtype}
+        if revision:
+            kwargs["revision"] = revision
+        if weights is not None:
+            kwargs["use_safetensors"] = weights == "safetensors"
+        if device_map:
+            kwargs["device_map"] = device_map
+        try:
+            model = AutoModelForCausalLM.from_pretrained(path, **kwargs)
+        except OSError as error:
+            raise ValueError(f"cannot load model {name_or_path}: {_first_line(error)}") from None
+        if not device_map:
+            model = model.to(device)
+        style = prompt_style or chat_format or (record.prompt_style if record and record.prompt_style != "auto" else None)
+        if style is None and record is not None and record.chat_format in ("tulu", "template"):
+            style = record.chat_format  # type: ignore[assignment]
+        info = {"name": name_or_path, "path": path, "tokenizer": tokenizer or path}
+        if record is not None:
+            info["record"] = record.to_json()
+        return cls(model, tok, batch_size=batch_size, prompt_style=style, name=name_or_path, record=info)
 
     # -- chat -----------------------------------------------------------------------------------
 
@@ -83,87 +146,288 @@ class TransformersBackend:
         """The prompt string for a conversation, ending where the assistant's turn starts."""
         if self.chat_format == "tulu":
             return tulu_prompt(conversation, eos=self.tokenizer.eos_token or "</s>")
-        return self.tokenizer.apply_chat_template([dict(m) for m in conversation], tokenize=False, add_generation_prompt=True)
+        if self.chat_format == "lumos-eval":
+            return lumos_eval_prompt(conversation)
+        messages = [{"role": m["role"], "content": m["content"]} for m in conversation]
+        return self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+
+    @property
+    def adds_special_tokens(self) -> bool:
+        """Whether prompt strings are tokenised with the tokenizer's special tokens (BOS): only the
+        Tulu format relies on them; templates write their own and LUMOS's eval scripts add none."""
+        return self.chat_format == "tulu"
+
+    def encode(self, text: str) -> list[int]:
+        """The ids of a prompt string, exactly as `generate` feeds them."""
+        return list(self.tokenizer(text, add_special_tokens=self.adds_special_tokens)["input_ids"])
 
     def generate_chat(self, conversations: Sequence[Conversation], *, max_new_tokens: int, stop: Sequence[str] = (), temperature: float = 0.0, n: int = 1, seed: int | None = None) -> list[list[Generation]]:
-        prompts = [self.format_chat(c) for c in conversations]
-        return self.generate(prompts, max_new_tokens=max_new_tokens, stop=stop, temperature=temperature, n=n, seed=seed)
+        prompts = [self._fit(c, max_new_tokens) for c in conversations]
+        return self._generate_ids(prompts, max_new_tokens=max_new_tokens, stop=stop, temperature=temperature, n=n, seed=seed)
 
     # -- generation -------------------------------------------------------------------------------
 
     def generate(self, prompts: Sequence[str], *, max_new_tokens: int, stop: Sequence[str] = (), temperature: float = 0.0, n: int = 1, seed: int | None = None) -> list[list[Generation]]:
-        """One list of `n` generations per prompt; text cut before the first stop string."""
+        """One list of `n` generations per prompt; text cut before the first stop string.
+
+        A plain prompt string too long for the context is refused (only a conversation can be
+        shortened without losing its instruction).
+        """
+        encoded = []
+        for prompt in prompts:
+            ids = self.encode(prompt)
+            room = self._room(len(ids), max_new_tokens)
+            if room is not None and room < min(MIN_ROOM, max_new_tokens):
+                raise BackendError(f"a prompt of {len(ids)} tokens leaves no room to generate in {self.name or 'the model'}'s "
+                                   f"{self.context_window} positions; shorten it (conversations are shortened by generate_chat)")
+            encoded.append(ids)
+        return self._generate_ids(encoded, max_new_tokens=max_new_tokens, stop=stop, temperature=temperature, n=n, seed=seed)
+
+    def _generate_ids(self, prompts: list[list[int]], *, max_new_tokens: int, stop: Sequence[str], temperature: float, n: int, seed: int | None) -> list[list[Generation]]:
+        if max_new_tokens < 1:
+            raise ValueError(f"max_new_tokens must be >= 1, got {max_new_tokens}")
+        if n > 1 and temperature <= 0:
+            raise ValueError(f"n={n} samples with greedy decoding (temperature 0) would be {n} copies; set temperature > 0")
+        window = self.context_window
+        if window is not None and max_new_tokens >= window:
+            raise ValueError(f"max_new_tokens={max_new_tokens} leaves no room for a prompt in the model's {window} positions")
         out: list[list[Generation]] = []
         for start in range(0, len(prompts), self.batch_size):
-            chunk = list(prompts[start : start + self.batch_size])
-            out.extend(self._generate_batch(chunk, max_new_tokens, list(stop), temperature, n, None if seed is None else seed + start))
+            chunk = prompts[start : start + self.batch_size]
+            out.extend(self._generate_batch(chunk, max_new_tokens, [s for s in stop if s], temperature, n,
+                                            None if seed is None else seed + start))
         return out
 
-    def _generate_batch(self, prompts: list[str], max_new_tokens: int, stop: list[str], temperature: float, n: int, seed: int | None) -> list[list[Generation]]:
+    def _room(self, prompt_length: int, max_new_tokens: int) -> int | None:
+        window = self.context_window
+        return None if window is None else window - prompt_length
+
+    def _fit(self, conversation: Conversation, max_new_tokens: int) -> list[int]:
+        """The prompt ids of a conversation, shortened to fit the context (see the module docstring)."""
+        ids = self.encode(self.format_chat(conversation))
+        need = min(MIN_ROOM, max_new_tokens)
+        room = self._room(len(ids), max_new_tokens)
+        if room is None or room >= need:
+            return ids
+        messages = list(conversation)
+        anchor = _first_lumos_turn(messages)
+        kept = messages[anchor:]
+        dropped_demonstrations = anchor > 0
+        while True:
+            ids = self.encode(self.format_chat(kept))
+            if self._room(len(ids), max_new_tokens) >= need:  # type: ignore[operator]
+                break
+            if len(kept) <= 2:
+                what = "its instruction turn and its current turn" if len(kept) == 2 else "its one turn"
+                raise BackendError(f"a conversation of {len(ids)} tokens does not fit {self.name or 'the model'}'s "
+                                   f"{self.context_window} positions even with only {what}; use a model with a longer context")
+            kept = [kept[0], *kept[3:]] if len(kept) > 3 else [kept[0], kept[-1]]  # drop the oldest turn pair
+        self.prompts_cut += 1
+        log = logger.debug if self._warned_cut else logger.warning
+        self._warned_cut = True
+        log("a conversation was too long for %s's context (%s positions): kept its instruction and current turn, "
+            "dropped %s%d older turns (%d conversations so far; `prompts_cut`)", self.name or "the model", self.context_window,
+            "the demonstrations and " if dropped_demonstrations else "", len(messages) - anchor - len(kept), self.prompts_cut)
+        return ids
+
+    def _generate_batch(self, prompts: list[list[int]], max_new_tokens: int, stop: list[str], temperature: float, n: int, seed: int | None) -> list[list[Generation]]:
         import torch
         from transformers import GenerationConfig as HFGenerationConfig
+        from transformers import LogitsProcessorList
 
-        # Templates carry their own special tokens; the Tulu text relies on the tokenizer's BOS.
-        encoded = self._encode(prompts, max_new_tokens)
+        pad = self.tokenizer.pad_token_id
+        longest = max(len(p) for p in prompts)
+        room = self._room(longest, max_new_tokens)
+        budget = max_new_tokens if room is None else max(1, min(max_new_tokens, room))
+        input_ids = torch.full((len(prompts), longest), pad, dtype=torch.long)
+        attention = torch.zeros((len(prompts), longest), dtype=torch.long)
+        for row, ids in enumerate(prompts):
+            if ids:
+                input_ids[row, longest - len(ids):] = torch.tensor(ids, dtype=torch.long)
+                attention[row, longest - len(ids):] = 1
         sample = temperature > 0
         config = HFGenerationConfig(
-            max_new_tokens=max_new_tokens,
+            max_new_tokens=budget,
             do_sample=sample,
             temperature=temperature if sample else None,
             top_k=0 if sample else None,
             top_p=1.0 if sample else None,
             num_return_sequences=n,
-            pad_token_id=self.tokenizer.pad_token_id,
+            pad_token_id=pad,
             eos_token_id=self.tokenizer.eos_token_id,
             return_dict_in_generate=True,
-            output_scores=True,
-            stop_strings=[s for s in stop if s] or None,
+            stop_strings=stop or None,
         )
-        if seed is not None:
-            torch.manual_seed(seed)
-        with torch.no_grad():
-            result = self.model.generate(**encoded, generation_config=config, tokenizer=self.tokenizer)
-            scores = self.model.compute_transition_scores(result.sequences, result.scores, normalize_logits=True)
-        new_tokens = result.sequences[:, encoded["input_ids"].shape[1] :]
-        generations = [self._to_generation(new_tokens[i].tolist(), scores[i].tolist(), stop) for i in range(new_tokens.shape[0])]
+        recorder = _ChosenLogprobs(temperature if sample else 1.0)
+        device = self.model.device
+        with torch.no_grad(), _seeded(seed, device):
+            result = self.model.generate(input_ids=input_ids.to(device), attention_mask=attention.to(device), generation_config=config,
+                                         tokenizer=self.tokenizer, logits_processor=LogitsProcessorList([recorder]))
+        sequences = result.sequences if hasattr(result, "sequences") else result
+        new_tokens = sequences[:, longest:].cpu()
+        logprobs = recorder.finish(sequences).cpu()
+        generations = []
+        for i in range(new_tokens.shape[0]):
+            prompt_ids = prompts[i // n]
+            generations.append(self._to_generation(new_tokens[i].tolist(), logprobs[i].tolist(), stop, prompt_ids))
         return [generations[i * n : (i + 1) * n] for i in range(len(prompts))]
 
-    def _encode(self, prompts: list[str], max_new_tokens: int) -> dict[str, Any]:
-        """Tokenised, left-padded prompts that fit the context with `max_new_tokens` to spare."""
-        special = self.chat_format == "tulu"
-        window = getattr(self.model.config, "max_position_embeddings", None)
-        room = window - max_new_tokens if isinstance(window, int) else None
-        if room is not None and room < 1:
-            raise ValueError(f"max_new_tokens={max_new_tokens} leaves no room for a prompt in the model's {window} positions")
-        self.tokenizer.truncation_side = "left"
-        encoded = self.tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=special,
-                                 truncation=room is not None, max_length=room)
-        if room is not None and encoded["input_ids"].shape[1] >= room:
-            lengths = [len(ids) for ids in self.tokenizer(prompts, add_special_tokens=special, verbose=False)["input_ids"]]
-            cut = sum(1 for length in lengths if length > room)
-            self.prompts_cut += cut
-            if cut:  # a warning the first time, then only at debug level (rollouts would repeat it every step)
-                log = logger.debug if self._warned_cut else logger.warning
-                self._warned_cut = True
-                log("%d of %d prompts are longer than %s's context (%d positions, %d kept for generation): their "
-                    "beginnings were cut (%d so far; `prompts_cut`)", cut, len(prompts), self.name or "the model",
-                    window, max_new_tokens, self.prompts_cut)
-        return {k: v.to(self.model.device) for k, v in encoded.items()}
+    def _to_generation(self, ids: list[int], logprobs: list[float], stop: Sequence[str], prompt_ids: list[int]) -> Generation:
+        """Cut the sampled ids where the generation ended, and its text at the stop string."""
+        eos = self.tokenizer.eos_token_id
+        end = next((k for k, token in enumerate(ids) if token == eos), None)
+        candidates = ids if end is None else ids[: end + 1]
+        decode = lambda part: self.tokenizer.decode(part, skip_special_tokens=True)  # noqa: E731
+        full = decode(candidates)
+        cut = min((i for i in (full.find(s) for s in stop) if i != -1), default=-1)
+        if cut != -1:
+            k = len(candidates)
+            while k > 1 and len(decode(candidates[: k - 1])) > cut:
+                k -= 1  # the first token whose text reaches past the stop string's start
+            kept = candidates[:k]
+            text_all = decode(kept)
+            text, stop_text, finish = text_all[:cut], text_all[cut:], "stop"
+        elif end is not None:
+            kept, text, stop_text, finish = candidates, full, "", "stop"
+        else:
+            kept, text, stop_text, finish = candidates, full, "", "truncated"
+        return Generation(text=text, token_ids=tuple(kept), logprobs=tuple(float(x) for x in logprobs[: len(kept)]),
+                          finish_reason=finish, prompt_token_ids=tuple(prompt_ids), stop_text=stop_text)
 
-    def _to_generation(self, ids: list[int], logprobs: list[float], stop: Sequence[str]) -> Generation:
-        eos, pad = self.tokenizer.eos_token_id, self.tokenizer.pad_token_id
-        finish = "length"
-        kept: list[int] = []
-        for token in ids:
-            if token == eos:
-                kept.append(token)
-                finish = "stop"
-                break
-            if token == pad and pad != eos:
-                break
-            kept.append(token)
-        text = self.tokenizer.decode([t for t in kept if t != eos], skip_special_tokens=True)
-        text, stopped = cut_at_stop(text, stop)
-        if stopped:
-            finish = "stop"
-        return Generation(text=text, token_ids=tuple(kept), logprobs=tuple(float(x) for x in logprobs[: len(kept)]), finish_reason=finish)
+
+class _ChosenLogprobs:
+    """A logits processor that keeps the log-probability of each sampled token, one step at a time.
+
+    At step t it sees the token chosen at step t-1 (the last input id) and the scores of step t:
+    it gathers the chosen token's log-probability from the previous step's log-softmax and keeps
+    only this step's, so memory is one batch × vocabulary row, not one per step. Scores are
+    divided by the sampling temperature (custom processors run before the warpers), matching the
+    distribution the token was drawn from and what TRL recomputes.
+    """
+
+    def __init__(self, temperature: float) -> None:
+        self.temperature = temperature
+        self.previous: Any = None
+        self.chosen: list[Any] = []
+
+    def __call__(self, input_ids: Any, scores: Any) -> Any:
+        import torch
+
+        if self.previous is not None:
+            self.chosen.append(self.previous.gather(1, input_ids[:, -1:]).squeeze(1))
+        self.previous = torch.log_softmax(scores.float() / self.temperature, dim=-1)
+        return scores
+
+    def finish(self, sequences: Any) -> Any:
+        import torch
+
+        if self.previous is not None:
+            self.chosen.append(self.previous.gather(1, sequences[:, -1:]).squeeze(1))
+            self.previous = None
+        if not self.chosen:
+            return torch.zeros((sequences.shape[0], 0))
+        return torch.stack(self.chosen, dim=1)
+
+
+class _seeded:
+    """Seed torch for one call without touching the global generator's state afterwards."""
+
+    def __init__(self, seed: int | None, device: Any) -> None:
+        self.seed, self.device = seed, device
+        self._fork: Any = None
+
+    def __enter__(self) -> None:
+        if self.seed is None:
+            return
+        import torch
+
+        devices = [self.device] if getattr(self.device, "type", "cpu") == "cuda" else []
+        self._fork = torch.random.fork_rng(devices=devices)
+        self._fork.__enter__()
+        torch.manual_seed(self.seed)
+
+    def __exit__(self, *exc: object) -> None:
+        if self._fork is not None:
+            self._fork.__exit__(*exc)
+
+
+def _first_lumos_turn(messages: Sequence[Any]) -> int:
+    """Index of the conversation's own first turn: the last user turn that opens with a LUMOS
+    instruction (in-context demonstrations before it open with one too); 0 when there is none."""
+    anchor = 0
+    for i, message in enumerate(messages):
+        content = str(message.get("content", ""))
+        if message.get("role") == "user" and (content.startswith(PLAN_INSTRUCTION) or content.startswith(GROUND_INSTRUCTION[:60])):
+            anchor = i
+    return anchor
+
+
+def _resolve_device(device: str) -> str:
+    import torch
+
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError(f"--device {device}: no CUDA device is available here (use cpu or auto)")
+    if not re.fullmatch(r"cpu|cuda(:\d+)?|mps|auto", device):
+        raise ValueError(f"--device must be cpu, cuda, cuda:N or auto, got {device!r}")
+    return device
+
+
+def _resolve_dtype(dtype: str, device: str) -> Any:
+    import torch
+
+    if dtype not in DTYPES:
+        raise ValueError(f"--dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
+    if dtype == "auto":  # bf16 on GPUs; fp32 on CPUs, where bf16 matmuls are several times slower
+        return torch.bfloat16 if device.startswith("cuda") else torch.float32
+    return getattr(torch, dtype)
+
+
+def _weights_kind(folder: Path) -> str:
+    names = [p.name for p in folder.iterdir()]
+    if any(n.endswith(".safetensors") for n in names):
+        return "safetensors"
+    if any(re.fullmatch(r"pytorch_model(-\d+-of-\d+)?\.bin(\.index\.json)?", n) for n in names):
+        return "bin"
+    if "config.json" not in names:
+        raise ValueError(f"{folder} is not a model folder (no config.json); found: {', '.join(sorted(names)[:8]) or 'nothing'}")
+    raise ValueError(f"no weights in a known format in {folder} (expected *.safetensors or pytorch_model.bin); "
+                     f"found: {', '.join(sorted(names)[:8])}")
+
+
+_PACKAGE_HINTS = (("sentencepiece", "sentencepiece"), ("protobuf", "protobuf"), ("tiktoken", "tiktoken"), ("google.protobuf", "protobuf"))
+
+
+def load_tokenizer(path: str, *, revision: str | None = None, trust_remote_code: bool = False) -> Any:
+    """`AutoTokenizer.from_pretrained`, with a missing package named as such.
+
+    A SentencePiece tokenizer (`tokenizer.model` without `tokenizer.json`, as in the LUMOS
+    checkpoints) needs `sentencepiece` and `protobuf`; transformers' own error then names
+    `tiktoken`, the last converter it tried, so lumos checks first.
+    """
+    from transformers import AutoTokenizer
+
+    folder = Path(path)
+    if folder.is_dir() and (folder / "tokenizer.model").is_file() and not (folder / "tokenizer.json").is_file():
+        for module, package in (("sentencepiece", "sentencepiece"), ("google.protobuf", "protobuf")):
+            if importlib.util.find_spec(module.split(".")[0]) is None:
+                raise ValueError(f"the tokenizer in {path} is a SentencePiece model and needs the {package} package "
+                                 f"(pip install sentencepiece protobuf)")
+    kwargs: dict[str, Any] = {"trust_remote_code": trust_remote_code}
+    if revision:
+        kwargs["revision"] = revision
+    try:
+        return AutoTokenizer.from_pretrained(path, **kwargs)
+    except (ImportError, ValueError, OSError) as error:
+        message = str(error)
+        for needle, package in _PACKAGE_HINTS:
+            if needle in message and importlib.util.find_spec(package.replace("protobuf", "google")) is None:
+                raise ValueError(f"the tokenizer in {path} needs the {package} package (pip install {package})") from None
+        raise ValueError(f"cannot load the tokenizer of {path}: {_first_line(error)}") from None
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip().splitlines()
+    return text[0] if text else type(error).__name__
+
