@@ -157,6 +157,7 @@ COMMANDS: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "shop-serve": ("rollouts.shop_cli:ShopServeConfig", "rollouts.shop_cli:run_shop_serve", ()),
     "sql-agreement": ("rollouts.sql_cli:SqlAgreementConfig", "rollouts.sql_cli:run_sql_agreement", ()),
     "mariadb": ("rollouts.sql_cli:MariaDBConfig", "rollouts.sql_cli:run_mariadb", ()),
+    "view": ("rollouts.viewer.cli:ViewConfig", "rollouts.viewer.cli:run_view", ("paths",)),
 }
 """subcommand -> (`module:ConfigClass`, `module:function(config) -> exit code`, positional fields);
 imported lazily, so `lumos --help` loads no domain code."""

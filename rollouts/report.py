@@ -10,6 +10,7 @@ LUMOS).
 from __future__ import annotations
 
 import json
+import shlex
 import statistics
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -87,7 +88,8 @@ def write_report(
         }
     paths = {"json": out / "report.json", "md": out / "report.md", "png": out / "report.png"}
     paths["json"].write_text(json.dumps(payload, indent=2))
-    paths["md"].write_text(_markdown(title, results, previous, meta or {}))
+    view = f"\nOpen the run: `lumos view {shlex.quote(str(out / 'trajectories'))}`\n" if (out / "trajectories").is_dir() else ""
+    paths["md"].write_text(_markdown(title, results, previous, meta or {}) + view)
     _chart(results, paths["png"], title)
     return paths
 

@@ -1,0 +1,52 @@
+"""`lumos view FILE_OR_FOLDER... [--port N]`: the viewer's config and command (imports Flask only when run)."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+
+@dataclass
+class ViewConfig:
+    """Look at trajectory files in a browser (served on 127.0.0.1)."""
+
+    paths: list[str] = field(default_factory=list)
+    """trajectory files or folders (searched for *.jsonl); nothing outside them is read"""
+    port: int = 0
+    """port on 127.0.0.1; 0 lets the OS pick one"""
+    refresh_s: int = 5
+    """seconds between reloads of a page over a file still being written (0: never)"""
+    duration_s: float = 0.0
+    """stop after this many seconds; 0 serves until Ctrl-C"""
+
+    def __post_init__(self) -> None:
+        if not self.paths:
+            raise ValueError("give at least one trajectory file or folder")
+        if not 0 <= self.port <= 65535:
+            raise ValueError(f"port must be 0..65535, got {self.port}")
+        if self.refresh_s < 0:
+            raise ValueError(f"refresh_s must be >= 0, got {self.refresh_s}")
+        if self.duration_s < 0:
+            raise ValueError(f"duration_s must be >= 0, got {self.duration_s}")
+
+
+def run_view(config: ViewConfig) -> int:
+    import logging
+
+    from rollouts.viewer.app import create_app
+    from rollouts.viewer.catalog import Catalog
+    from rollouts.viewer.server import ViewerServer
+
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    catalog = Catalog.from_paths(config.paths)
+    server = ViewerServer(create_app(catalog, refresh_s=config.refresh_s), port=config.port).start()
+    print(f"lumos view: {len(catalog.files())} trajectory files at {server.url}  (Ctrl-C stops)", flush=True)
+    try:
+        deadline = time.monotonic() + config.duration_s if config.duration_s else None
+        while deadline is None or time.monotonic() < deadline:
+            time.sleep(0.2)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.close()
+    return 0

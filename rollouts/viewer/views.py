@@ -1,0 +1,440 @@
+"""What the viewer's pages show, computed from trajectories: suite summaries with Wilson intervals,
+episode filters, the three lanes of an episode (planner, grounder, environment), token colours,
+the comparison of two runs, and the image of a multimodal episode.
+
+Every field schema v2 added (`end_reason`, `failure`, `prompt_ids`, `prompt_ids_keep`, the models
+record in the header) is read with a default, so version 1 files show everything they have.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import math
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Mapping, Sequence
+
+from rollouts.store import GenerationRecord, StepRecord, Trajectory
+from rollouts.viewer.catalog import EpisodeRow, LoadedRun
+
+logger = logging.getLogger(__name__)
+
+Z_95 = 1.959963984540054
+"""the standard normal quantile of a two-sided 95% interval"""
+PLANNER_ROLES = frozenset({"planner", "integrated", "cot"})
+LOGPROB_BUCKETS = 8
+"""token colours: bucket b holds probabilities in [b/8, (b+1)/8)"""
+
+
+# ---- summaries and filters ----------------------------------------------------------------
+def wilson_interval(successes: int, n: int, z: float = Z_95) -> tuple[float, float]:
+    """Wilson's score interval for a success rate (Wilson 1927): unlike p ± z·se it stays inside
+    [0, 1] and is honest for small n and rates near 0 or 1, which is where agent evals live."""
+    if n <= 0:
+        return (0.0, 1.0)
+    p = successes / n
+    denominator = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denominator
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denominator
+    return (max(0.0, centre - half), min(1.0, centre + half))
+
+
+@dataclass(frozen=True)
+class EpisodeFilter:
+    """The runs page's filters; empty strings mean "any"."""
+
+    success: str = ""
+    """`yes`, `no` or empty"""
+    end_reason: str = ""
+    """one end reason (answered, step_limit, format_error, ...)"""
+    format_error: str = ""
+    """`yes`: episodes with at least one format error"""
+    truncated: str = ""
+    """`yes` / `no`"""
+    suite: str = ""
+    """a file id"""
+    split: str = ""
+    domain: str = ""
+
+    @classmethod
+    def from_args(cls, args: Mapping[str, str]) -> "EpisodeFilter":
+        return cls(**{name: str(args.get(name, "")).strip()[:200] for name in cls.__dataclass_fields__})
+
+    def is_active(self) -> bool:
+        return any(getattr(self, name) for name in self.__dataclass_fields__)
+
+    def matches(self, row: EpisodeRow) -> bool:
+        if self.success and row.success != (self.success == "yes"):
+            return False
+        if self.end_reason and row.end_reason != self.end_reason:
+            return False
+        if self.format_error == "yes" and not (row.num_format_errors or row.end_reason == "format_error"):
+            return False
+        if self.truncated and row.truncated != (self.truncated == "yes"):
+            return False
+        if self.split and row.split != self.split:
+            return False
+        return not (self.domain and row.domain != self.domain)
+
+    def as_args(self) -> dict[str, str]:
+        return {name: getattr(self, name) for name in self.__dataclass_fields__ if getattr(self, name)}
+
+
+@dataclass
+class Summary:
+    """Success, reward and steps of a set of episodes."""
+
+    episodes: int
+    successes: int
+    mean_reward: float
+    mean_steps: float
+    format_errors: int
+    truncated: int
+
+    @property
+    def success_rate(self) -> float:
+        return self.successes / self.episodes if self.episodes else 0.0
+
+    @property
+    def interval(self) -> tuple[float, float]:
+        return wilson_interval(self.successes, self.episodes)
+
+
+def summarize(rows: Sequence[EpisodeRow]) -> Summary:
+    count = len(rows)
+    return Summary(
+        episodes=count, successes=sum(r.success for r in rows),
+        mean_reward=sum(r.reward for r in rows) / count if count else 0.0,
+        mean_steps=sum(r.num_steps for r in rows) / count if count else 0.0,
+        format_errors=sum(1 for r in rows if r.num_format_errors), truncated=sum(1 for r in rows if r.truncated),
+    )
+
+
+@dataclass
+class SuiteLine:
+    """One line of the runs page: a file, or one (env, split) part of a file holding several."""
+
+    run: LoadedRun
+    env_id: str
+    split: str
+    summary: Summary
+    is_part: bool = False
+
+
+def suite_lines(runs: Sequence[LoadedRun], chosen: EpisodeFilter) -> list[SuiteLine]:
+    """A line per file (and per env/split within a file that has more than one), filtered."""
+    lines: list[SuiteLine] = []
+    for run in runs:
+        if chosen.suite and run.file.file_id != chosen.suite:
+            continue
+        rows = [r for r in run.rows if chosen.matches(r)]
+        parts: dict[tuple[str, str], list[EpisodeRow]] = {}
+        for row in rows:
+            parts.setdefault((row.env_id, row.split), []).append(row)
+        envs = sorted({r.env_id for r in run.rows})
+        splits = sorted({r.split for r in run.rows})
+        lines.append(SuiteLine(run, ", ".join(envs), ", ".join(splits), summarize(rows)))
+        if len(parts) > 1:
+            lines += [SuiteLine(run, env, split, summarize(part), is_part=True) for (env, split), part in sorted(parts.items())]
+    return lines
+
+
+def filter_choices(runs: Sequence[LoadedRun]) -> dict[str, list[str]]:
+    """The values the filter menus offer: those present in the files."""
+    rows = [r for run in runs for r in run.rows]
+    return {
+        "end_reason": sorted({r.end_reason for r in rows}),
+        "split": sorted({r.split for r in rows if r.split}),
+        "domain": sorted({r.domain for r in rows if r.domain}),
+    }
+
+
+def matching_episodes(runs: Sequence[LoadedRun], chosen: EpisodeFilter, limit: int) -> tuple[list[tuple[LoadedRun, EpisodeRow]], int]:
+    """The first `limit` episodes passing the filter, and how many pass in all."""
+    shown: list[tuple[LoadedRun, EpisodeRow]] = []
+    total = 0
+    for run in runs:
+        if chosen.suite and run.file.file_id != chosen.suite:
+            continue
+        for row in run.rows:
+            if chosen.matches(row):
+                total += 1
+                if len(shown) < limit:
+                    shown.append((run, row))
+    return shown, total
+
+
+# ---- one episode --------------------------------------------------------------------------
+@dataclass
+class StepLanes:
+    """One step in three lanes."""
+
+    step: StepRecord
+    planner: list[GenerationRecord]
+    grounder: list[GenerationRecord]
+    feedback: str | None
+    """the user turn the planner answered at this step"""
+    feedback_source: str
+    """`prompt` (decoded from the stored prompt ids), `rebuilt` (from the previous step's result) or empty"""
+
+
+def step_lanes(run: LoadedRun, trajectory: Trajectory, tokenizers: "TokenizerCache") -> list[StepLanes]:
+    """Each step's planner output (with the feedback turn it answered), grounder output and env reply."""
+    from agents.prompts import plan_feedback_turn
+
+    style = "webshop" if trajectory.domain == "webshop" else "result"
+    lanes: list[StepLanes] = []
+    subgoals_so_far = 0
+    previous: StepRecord | None = None
+    tokenizer = tokenizers.for_role(run, trajectory, "planner")
+    for step in trajectory.steps:
+        planner = [g for g in step.generations if g.role in PLANNER_ROLES]
+        grounder = [g for g in step.generations if g.role not in PLANNER_ROLES]
+        feedback, source = None, ""
+        if planner:
+            delta = getattr(planner[0], "prompt_ids", None)
+            if delta and tokenizer.tokenizer is not None and subgoals_so_far:
+                feedback, source = tokenizer.tokenizer.decode(list(delta)), "prompt"
+            elif previous is not None and subgoals_so_far:
+                result = previous.result if previous.result is not None else previous.observation
+                feedback, source = plan_feedback_turn(subgoals_so_far, str(result), style), "rebuilt"
+            subgoals_so_far += 1
+        lanes.append(StepLanes(step, planner, grounder, feedback, source))
+        previous = step
+    return lanes
+
+
+def gold_plan(trajectory: Trajectory) -> list[str]:
+    """The gold plan's subgoals where the file stores one (`gold` on the trajectory or in `metrics`' neighbours)."""
+    gold = getattr(trajectory, "gold", None)
+    if not isinstance(gold, Mapping):
+        return []
+    plan = gold.get("plan")
+    subgoals = plan.get("subgoals") if isinstance(plan, Mapping) else plan
+    if not isinstance(subgoals, list):
+        return []
+    out = []
+    for item in subgoals:
+        if isinstance(item, Mapping):
+            actions = "; ".join(str(a) for a in item.get("actions", []))
+            out.append(f"{item.get('text', item.get('subgoal', ''))}" + (f"  →  {actions}" if actions else ""))
+        else:
+            out.append(str(item))
+    return out
+
+
+# ---- tokens -------------------------------------------------------------------------------
+@dataclass
+class LoadedTokenizer:
+    tokenizer: Any | None
+    source: str
+    """the path it was loaded from, or empty"""
+    reason: str
+    """why there is none (empty when loaded)"""
+
+
+class TokenizerCache:
+    """Tokenizers named by the trajectories' model records, loaded once per path, from local folders only.
+
+    The hub is never asked (`local_files_only`); remote code never runs. A record without a
+    tokenizer path, a path that is not a local folder, or a folder transformers cannot load gives a
+    reason the page shows instead of text.
+    """
+
+    def __init__(self) -> None:
+        self._loaded: dict[str, LoadedTokenizer] = {}
+        self._lock = threading.Lock()
+
+    def for_role(self, run: LoadedRun, trajectory: Trajectory, role: str) -> LoadedTokenizer:
+        module = "planner" if role in PLANNER_ROLES else "grounder"
+        models = trajectory.agent.get("models") if isinstance(trajectory.agent, Mapping) else None
+        if not isinstance(models, Mapping):
+            models = run.agent_info.get("models")
+        record = models.get(module) if isinstance(models, Mapping) else None
+        if not isinstance(record, Mapping):
+            return LoadedTokenizer(None, "", f"the file names no {module} model (schema v2 stores one in the header)")
+        path = record.get("tokenizer") or record.get("path")
+        if not path:
+            return LoadedTokenizer(None, "", f"the {module} model record ({record.get('name', '?')}) names no tokenizer")
+        return self.load(str(path))
+
+    def load(self, path: str) -> LoadedTokenizer:
+        with self._lock:
+            if path in self._loaded:
+                return self._loaded[path]
+        if not Path(path).is_dir():
+            loaded = LoadedTokenizer(None, "", f"tokenizer {path} is not a folder on this machine")
+        else:
+            try:
+                from transformers import AutoTokenizer
+
+                loaded = LoadedTokenizer(AutoTokenizer.from_pretrained(path, local_files_only=True, trust_remote_code=False), path, "")
+            except (OSError, ValueError, KeyError, TypeError) as error:
+                loaded = LoadedTokenizer(None, "", f"tokenizer {path} could not be loaded ({type(error).__name__}: {str(error)[:160]})")
+        if loaded.reason:
+            logger.info("viewer: %s", loaded.reason)
+        with self._lock:
+            return self._loaded.setdefault(path, loaded)
+
+
+@dataclass
+class TokenView:
+    text: str
+    token_id: int
+    logprob: float | None
+    bucket: int | None
+    """0..LOGPROB_BUCKETS-1 by probability; None without a logprob"""
+
+
+@dataclass
+class GenerationTokens:
+    step: int
+    generation: GenerationRecord
+    prompt: list[TokenView]
+    """this turn's new prompt ids (schema v2), decoded"""
+    completion: list[TokenView]
+    prompt_keep: int | None
+    decoded: bool
+    reason: str
+    source: str
+    mean_logprob: float | None = None
+
+
+def generation_tokens(run: LoadedRun, trajectory: Trajectory, tokenizers: TokenizerCache) -> list[GenerationTokens]:
+    """Every generation of an episode with its tokens decoded (or as ids, with the reason)."""
+    out = []
+    for step in trajectory.steps:
+        for generation in step.generations:
+            loaded = tokenizers.for_role(run, trajectory, generation.role)
+            logprobs = list(generation.logprobs or [])
+            completion = _tokens(loaded.tokenizer, generation.token_ids, logprobs)
+            prompt = _tokens(loaded.tokenizer, getattr(generation, "prompt_ids", None) or [], [])
+            reason = loaded.reason
+            if not generation.token_ids:
+                reason = "this generation stored no token ids (scripted or oracle agents produce text only)"
+            mean = sum(logprobs) / len(logprobs) if logprobs else None
+            out.append(GenerationTokens(step.index, generation, prompt, completion, getattr(generation, "prompt_ids_keep", None),
+                                        loaded.tokenizer is not None, reason, loaded.source, mean))
+    return out
+
+
+def _tokens(tokenizer: Any | None, ids: Sequence[int], logprobs: Sequence[float]) -> list[TokenView]:
+    views = []
+    size = len(tokenizer) if tokenizer is not None else 0
+    for position, token_id in enumerate(ids):
+        if tokenizer is None:
+            text = str(token_id)
+        elif 0 <= int(token_id) < size:
+            text = tokenizer.decode([int(token_id)])
+        else:
+            text = f"[{token_id}?]"
+        logprob = float(logprobs[position]) if position < len(logprobs) and logprobs[position] is not None else None
+        bucket = None
+        if logprob is not None and math.isfinite(logprob):
+            bucket = min(LOGPROB_BUCKETS - 1, max(0, int(math.exp(min(0.0, logprob)) * LOGPROB_BUCKETS)))
+        views.append(TokenView(text, int(token_id), logprob, bucket))
+    return views
+
+
+# ---- comparing two runs ---------------------------------------------------------------------
+@dataclass
+class ComparedTask:
+    key: tuple[str, str, int]
+    """(env id, task id, sample): what "the same task" means across runs (seeds may differ)"""
+    a: EpisodeRow | None
+    b: EpisodeRow | None
+
+    @property
+    def outcome_changed(self) -> bool:
+        return self.a is not None and self.b is not None and self.a.success != self.b.success
+
+    @property
+    def change(self) -> str:
+        if self.a is None or self.b is None:
+            return "only in " + ("B" if self.a is None else "A")
+        if self.a.success != self.b.success:
+            return "fixed" if self.b.success else "broken"
+        if abs(self.a.reward - self.b.reward) > 1e-9:
+            return "reward changed"
+        return "same"
+
+
+def compare_runs(a: LoadedRun, b: LoadedRun) -> list[ComparedTask]:
+    """The tasks of both runs, those whose outcome changed first, then reward changes, then the rest."""
+    left = {(r.env_id, r.task_id, r.sample): r for r in a.rows}
+    right = {(r.env_id, r.task_id, r.sample): r for r in b.rows}
+    tasks = [ComparedTask(k, left.get(k), right.get(k)) for k in dict.fromkeys([*left, *right])]
+    order = {"broken": 0, "fixed": 1, "reward changed": 2, "only in A": 3, "only in B": 3, "same": 4}
+    return sorted(tasks, key=lambda t: (order[t.change], t.key))
+
+
+def count_changes(tasks: Iterable[ComparedTask]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for task in tasks:
+        counts[task.change] = counts.get(task.change, 0) + 1
+    return counts
+
+
+# ---- images -------------------------------------------------------------------------------
+@dataclass
+class ImageLookup:
+    png: bytes | None
+    reason: str
+
+
+@dataclass
+class ImageRenderer:
+    """The image of a multimodal episode, re-drawn from its task's scene spec.
+
+    Trajectory files store the observation text only (the engine drops the image array), so the
+    picture comes back from the task: bundled synthetic tasks carry a scene spec that renders the
+    same pixels anywhere. Tasks whose image is a file the task set names are not read: the viewer
+    reads only what it was given.
+    """
+
+    _sources: dict[str, Any] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def image(self, run: LoadedRun, trajectory: Trajectory) -> ImageLookup:
+        if trajectory.domain != "multimodal":
+            return ImageLookup(None, "not a multimodal episode")
+        spec = self._task_spec(run, trajectory)
+        if spec is None:
+            return ImageLookup(None, "the file's header names no task set for this env")
+        if not spec.startswith("synthetic:"):
+            return ImageLookup(None, f"the image is a file of task set {spec}; the viewer reads only the viewed paths")
+        task = self._find_task(spec, trajectory.key.task_id)
+        if task is None:
+            return ImageLookup(None, f"task {trajectory.key.task_id} is not in {spec}")
+        data = task.metadata.get("image_spec")
+        if not data:
+            return ImageLookup(None, "the task has no image (text-only item)")
+        from lumos_envs.multimodal.render import render
+        from lumos_envs.multimodal.scene import spec_from_dict
+
+        buffer = io.BytesIO()
+        render(spec_from_dict(data)).resize((256, 256)).save(buffer, format="PNG")
+        return ImageLookup(buffer.getvalue(), "")
+
+    def _task_spec(self, run: LoadedRun, trajectory: Trajectory) -> str | None:
+        config = (run.header or {}).get("config") or {}
+        for job in config.get("jobs") or []:
+            if isinstance(job, Mapping) and job.get("env_id") == trajectory.key.env_id:
+                return str(job.get("tasks") or "synthetic:multimodal_train")
+        return None
+
+    def _find_task(self, spec: str, task_id: str) -> Any:
+        from lumos_envs.tasks.registry import load_tasks
+
+        with self._lock:
+            source = self._sources.get(spec)
+            if source is None:
+                try:
+                    tasks = load_tasks(spec)
+                    source = self._sources[spec] = {tasks[i].id: tasks[i] for i in range(len(tasks))}
+                except (ValueError, KeyError, OSError) as error:
+                    logger.warning("viewer: task set %s cannot be loaded: %s", spec, error)
+                    source = self._sources[spec] = {}
+        return source.get(task_id)
