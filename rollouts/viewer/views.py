@@ -78,8 +78,10 @@ class EpisodeFilter:
             return False
         return not (self.domain and row.domain != self.domain)
 
-    def as_args(self) -> dict[str, str]:
-        return {name: getattr(self, name) for name in self.__dataclass_fields__ if getattr(self, name)}
+    def as_args(self, **overrides: str) -> dict[str, str]:
+        """The filter as URL arguments, with `overrides` replacing some (for links that narrow it)."""
+        values = {name: getattr(self, name) for name in self.__dataclass_fields__}
+        return {name: value for name, value in {**values, **overrides}.items() if value}
 
 
 @dataclass

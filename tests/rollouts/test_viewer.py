@@ -1,0 +1,226 @@
+"""The viewer without a browser (Flask's test client): path confinement, unreadable files as one
+line, Wilson intervals, filters, compare order, tokens with and without a tokenizer, the image of
+a multimodal episode, live refresh, security headers, the command and the eval report's line."""
+
+from __future__ import annotations
+
+import argparse
+import html
+import logging
+import math
+import re
+from pathlib import Path
+
+import pytest
+
+from rollouts.cli import COMMANDS, add_dataclass_arguments
+from rollouts.report import SuiteResult, write_report
+from rollouts.store import EpisodeKey, GenerationRecord, StepRecord, Trajectory, TrajectoryWriter
+from rollouts.viewer.app import CONTENT_SECURITY_POLICY, create_app
+from rollouts.viewer.catalog import Catalog, PathRefused, is_live, refuse_traversal
+from rollouts.viewer.views import compare_runs, wilson_interval
+
+HOST = {"Host": "127.0.0.1:8765"}
+
+
+def _trajectory(task: str, success: bool = True, *, domain: str = "math", env_id: str = "lumos/Math-v0",
+                generations: list[GenerationRecord] | None = None, **changes) -> Trajectory:
+    steps = [
+        StepRecord(index=0, action="R1 = Calculator(2 + 3)", observation="R1 = 5", subgoal="Subgoal 1: Add the apples.", result="5",
+                   generations=generations or []),
+        StepRecord(index=1, action="Answer(R1)", observation="Answer = 5", reward=float(success),
+                   subgoal="Yes, I will stop planning.", format_error=None if success else "grounder: no action"),
+    ]
+    return Trajectory(key=EpisodeKey(env_id, task, 0), split="test", domain=domain, question=f"Question {task}?", steps=steps,
+                      final_answer="5", reward=float(success), success=success, terminated=True, **changes)
+
+
+def _write(path: Path, trajectories: list[Trajectory], config: dict | None = None) -> Path:
+    with TrajectoryWriter(path, config or {"jobs": [{"env_id": "lumos/Math-v0", "tasks": None}]}) as writer:
+        for t in trajectories:
+            writer.write(t)
+    return path
+
+
+@pytest.fixture
+def folder(tmp_path):
+    runs = tmp_path / "runs"
+    _write(runs / "a.jsonl", [_trajectory("t1"), _trajectory("t2"), _trajectory("t3")])
+    _write(runs / "sub" / "b.jsonl", [_trajectory("t1"), _trajectory("t2", success=False), _trajectory("t4")])
+    return runs
+
+
+def _client(*paths: Path):
+    return create_app(Catalog.from_paths(list(paths)), refresh_s=3).test_client()
+
+
+@pytest.mark.parametrize("value", [
+    "0/../x.jsonl", "0/%2e%2e/x.jsonl", "0/%2E%2E%2Fx.jsonl", "0/%252e%252e%252fx.jsonl", "/etc/passwd",
+    "0/..\\x.jsonl", "0/a\x00.jsonl", "0/%25252525252e%25252525252e/x",
+])
+def test_traversal_in_any_spelling_is_refused(value):
+    with pytest.raises(PathRefused):
+        refuse_traversal(value)
+
+
+def test_resolve_stays_inside_the_roots(folder, tmp_path):
+    outside = _write(tmp_path / "outside.jsonl", [_trajectory("secret")])
+    (folder / "link.jsonl").symlink_to(outside)
+    (folder / "notes.txt").write_text("not a trajectory")
+    catalog = Catalog.from_paths([folder])
+    assert [f.file_id for f in catalog.files()] == ["0/a.jsonl", "0/sub/b.jsonl"]
+    assert catalog.resolve("0/sub/b.jsonl").path == (folder / "sub" / "b.jsonl").resolve()
+    for bad in ("0/link.jsonl", "0/notes.txt", "1/a.jsonl", "x/a.jsonl", "0/", "0/missing.jsonl"):
+        with pytest.raises(PathRefused):
+            catalog.resolve(bad)
+    client = _client(folder)
+    for url in ("/episode?f=0/link.jsonl&n=0", "/episode?f=0/..%2Foutside.jsonl&n=0", "/..%2f..%2fetc%2fpasswd",
+                "/episode?f=0/%252e%252e/outside.jsonl&n=0"):
+        response = client.get(url, headers=HOST)
+        assert response.status_code == 403, url
+        assert b"refused" in response.data and b"secret" not in response.data
+
+
+def test_a_single_file_root(folder):
+    client = _client(folder / "a.jsonl")
+    assert client.get("/episode?f=0/a.jsonl&n=2", headers=HOST).status_code == 200
+    assert client.get("/episode?f=0/b.jsonl&n=0", headers=HOST).status_code == 403
+
+
+@pytest.mark.parametrize("content, expected", [
+    (b'{"type": "header", "schema_version": 99, "config_hash": "x", "config": {}}\n', "schema_version 99"),
+    (b'{"type": "header", "schema_version": 1, "config_hash": "x", "config": {}}\n\xff\xfe garbage\n', "not UTF-8"),
+    (b'{"type": "note", "text": "hello"}\n', "no header line"),
+    (b'not json\n{"type": "header"}\n', "not JSON"),
+    (b"", "empty file"),
+])
+def test_an_unreadable_file_is_one_line(tmp_path, caplog, content, expected):
+    (tmp_path / "bad.jsonl").write_bytes(content)
+    _write(tmp_path / "good.jsonl", [_trajectory("t1")])
+    with caplog.at_level(logging.WARNING, logger="rollouts.viewer.catalog"):
+        page = _client(tmp_path).get("/", headers=HOST)
+    assert page.status_code == 200
+    text = page.data.decode()
+    problems = [line for line in text.splitlines() if 'class="problem"' in line]
+    assert len(problems) == 1 and expected in problems[0] and "Traceback" not in text
+    assert "good.jsonl" in text  # the readable file is still shown
+    assert any(expected in record.getMessage() for record in caplog.records)
+    episode = _client(tmp_path).get("/episode?f=0/bad.jsonl&n=0", headers=HOST)
+    assert episode.status_code == 404 and expected.encode() in episode.data
+
+
+def test_a_torn_last_line_is_a_note_and_the_rest_is_shown(folder):
+    path = folder / "a.jsonl"
+    path.write_bytes(path.read_bytes() + b'{"type": "episode", "key": {"env')
+    text = _client(folder).get("/", headers=HOST).data.decode()
+    assert "last line is incomplete" in text and "3 complete episodes shown" in text
+
+
+def test_wilson_interval():
+    low, high = wilson_interval(5, 10)
+    assert math.isclose(low, 0.2366, abs_tol=1e-4) and math.isclose(high, 0.7634, abs_tol=1e-4)
+    assert wilson_interval(0, 10)[0] == 0.0 and math.isclose(wilson_interval(0, 10)[1], 0.2775, abs_tol=1e-4)
+    assert wilson_interval(0, 0) == (0.0, 1.0)
+
+
+def test_runs_page_sums_and_filters(folder):
+    client = _client(folder)
+    text = client.get("/", headers=HOST).data.decode()
+    assert "66.7%" in text and "[20.8%, 93.9%]" in text  # b: 2 of 3
+    assert "6 match" in text
+    failures = client.get("/?success=no", headers=HOST).data.decode()
+    assert "1 match" in failures and "t2" in failures
+    assert "1 match" in client.get("/?format_error=yes", headers=HOST).data.decode()
+    assert "3 match" in client.get("/?suite=0/sub/b.jsonl", headers=HOST).data.decode()
+    assert "0 match" in client.get("/?domain=qa", headers=HOST).data.decode()
+
+
+def test_compare_lists_changed_outcomes_first(folder):
+    catalog = Catalog.from_paths([folder])
+    a, b = (catalog.load(catalog.resolve(i)) for i in ("0/a.jsonl", "0/sub/b.jsonl"))
+    tasks = compare_runs(a, b)
+    assert [(t.key[1], t.change) for t in tasks] == [("t2", "broken"), ("t3", "only in A"), ("t4", "only in B"), ("t1", "same")]
+    page = _client(folder).get("/compare?a=0/a.jsonl&b=0/sub/b.jsonl", headers=HOST).data.decode()
+    assert page.index("t2") < page.index("t1") and "Side by side" in page and "Subgoal 1: Add the apples." in page
+
+
+def test_tokens_decoded_with_the_recorded_tokenizer_or_shown_as_ids(tmp_path):
+    from agents.backends.tiny import train_tokenizer
+
+    tokenizer = train_tokenizer(["Subgoal 1: Add the apples. R1 = Calculator(2 + 3)"] * 4, vocab_size=300)
+    tokenizer.save_pretrained(tmp_path / "tok")
+    ids = tokenizer("Subgoal 1: Add the apples.", add_special_tokens=False)["input_ids"]
+    generation = GenerationRecord(role="planner", text="Subgoal 1: Add the apples.", token_ids=ids, logprobs=[-0.01] * len(ids))
+    models = {"planner": {"name": "tiny", "path": str(tmp_path / "tok"), "tokenizer": str(tmp_path / "tok")}}
+    config = {"agent_info": {"agent": "lumos", "models": models}}
+    _write(tmp_path / "runs" / "with.jsonl", [_trajectory("t1", generations=[generation])], config)
+    missing = {"agent_info": {"models": {"planner": {"name": "gone", "tokenizer": str(tmp_path / "nowhere")}}}}
+    _write(tmp_path / "runs" / "without.jsonl", [_trajectory("t1", generations=[generation])], missing)
+    client = _client(tmp_path / "runs")
+    decoded = client.get("/tokens?f=0/with.jsonl&n=0", headers=HOST).data.decode()
+    assert "decoded with" in decoded
+    tokens = decoded[decoded.index('<div class="tokens">'):]
+    pieces = re.findall(r'<span class="tok lp7"[^>]*>(.*?)</span>', tokens)  # logprob -0.01: the top colour bucket
+    assert len(pieces) == len(ids) and html.unescape("".join(pieces)) == "Subgoal 1: Add the apples."
+    shown_as_ids = client.get("/tokens?f=0/without.jsonl&n=0", headers=HOST).data.decode()
+    assert "shown as ids" in shown_as_ids and "is not a folder on this machine" in shown_as_ids
+    assert f">{ids[0]}<" in shown_as_ids
+
+
+def test_multimodal_image_is_rerendered_from_the_task(tmp_path):
+    from lumos_envs.tasks.registry import load_tasks
+
+    task = load_tasks("synthetic:multimodal_train")[0]
+    config = {"jobs": [{"env_id": "lumos/Multimodal-v0", "tasks": None}]}
+    _write(tmp_path / "mm.jsonl", [_trajectory(task.id, domain="multimodal", env_id="lumos/Multimodal-v0")], config)
+    client = _client(tmp_path)
+    assert b'class="task-image"' in client.get("/episode?f=0/mm.jsonl&n=0", headers=HOST).data
+    image = client.get("/image?f=0/mm.jsonl&n=0", headers=HOST)
+    assert image.status_code == 200 and image.mimetype == "image/png" and image.data[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_runs_page_refreshes_while_a_writer_holds_the_file(tmp_path):
+    client = _client(tmp_path)
+    with TrajectoryWriter(tmp_path / "live.jsonl", {"jobs": []}) as writer:
+        writer.write(_trajectory("t1"))
+        assert is_live(tmp_path / "live.jsonl")
+        assert b'http-equiv="refresh" content="3"' in client.get("/", headers=HOST).data
+    assert not is_live(tmp_path / "live.jsonl")
+    assert b'http-equiv="refresh"' not in client.get("/", headers=HOST).data
+
+
+def test_security_headers_host_and_methods(folder):
+    client = _client(folder)
+    page = client.get("/", headers=HOST)
+    assert page.headers["Content-Security-Policy"] == CONTENT_SECURITY_POLICY
+    assert "default-src 'self'" in CONTENT_SECURITY_POLICY and "script-src 'none'" in CONTENT_SECURITY_POLICY
+    assert page.headers["X-Content-Type-Options"] == "nosniff"
+    assert b"<script" not in page.data and b"style=" not in page.data
+    assert client.get("/", headers={"Host": "attacker.example:8765"}).status_code == 403
+    assert client.post("/", headers=HOST).status_code == 405
+    assert client.get("/episode?f=0/a.jsonl&n=x", headers=HOST).status_code == 404
+
+
+def test_view_command_and_eval_report(tmp_path, folder):
+    from rollouts.viewer.cli import ViewConfig
+
+    assert COMMANDS["view"] == ("rollouts.viewer.cli:ViewConfig", "rollouts.viewer.cli:run_view", ("paths",))
+    parser = argparse.ArgumentParser()  # the flags `lumos view` gets (make_parser would import every command)
+    add_dataclass_arguments(parser, ViewConfig, ("paths",))
+    args = parser.parse_args([str(folder), str(folder / "a.jsonl"), "--port", "0"])
+    assert args.paths == [str(folder), str(folder / "a.jsonl")] and args.port == 0
+
+    with pytest.raises(ValueError, match="at least one"):
+        ViewConfig(paths=[])
+    with pytest.raises(ValueError, match="no such file"):
+        Catalog.from_paths([tmp_path / "missing"])
+    (tmp_path / "eval" / "trajectories").mkdir(parents=True)
+    result = SuiteResult("math", "lumos/Math-v0", "default", "in-domain", 1, 1.0, 1.0, 2.0, 0.0, 0.0)
+    report = write_report([result], tmp_path / "eval")["md"].read_text()
+    assert f"lumos view {tmp_path / 'eval' / 'trajectories'}" in report
+
+
+def test_v1_and_v2_files_give_an_end_reason(folder):
+    """Files without `end_reason` (schema v1) get one derived from terminated/truncated."""
+    catalog = Catalog.from_paths([folder])
+    assert {r.end_reason for r in catalog.load(catalog.resolve("0/a.jsonl")).rows} == {"answered"}

@@ -1,0 +1,155 @@
+"""`lumos view` in headless Chromium (Selenium, as the shop's browser tests): the runs, episode and
+compare pages over a real oracle trajectory file, hostile trajectory text shown as text, and paths
+outside the given folders refused. Screenshots go to the test's temp folder and /tmp/viewer_shots/."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from lumos_envs.envs.webshop.frontends import chromium_flags
+from rollouts.engine import Job, RolloutConfig, run_rollouts
+from rollouts.policies import AgentConfig, make_agent
+from rollouts.store import StepRecord, TrajectoryWriter, read_trajectories
+from rollouts.viewer.app import create_app
+from rollouts.viewer.catalog import Catalog
+from rollouts.viewer.server import ViewerServer
+
+SHOTS = Path("/tmp/viewer_shots")
+HOSTILE = '<script>window.__xss = 1; alert(1)</script> and "><img src=x onerror="window.__xss = 2; alert(2)">'
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    """Two runs of the oracle on lumos/Math-v0 (B with one episode turned into a failure), a
+    hostile trajectory, an outside file and a symlink to it; the viewer serving the runs folder."""
+    root = tmp_path_factory.mktemp("viewer")
+    runs = root / "runs"
+    agent_config = AgentConfig(agent="oracle")
+    config = RolloutConfig(jobs=[Job("lumos/Math-v0", limit=2)], out=str(runs / "oracle_a.jsonl"), reveal_gold=True,
+                           agent_info=agent_config.info(), progress=False)
+    run_rollouts(config, make_agent(agent_config))
+    header, episodes = read_trajectories(runs / "oracle_a.jsonl")
+    with TrajectoryWriter(runs / "oracle_b.jsonl", {**header["config"], "note": "B"}) as writer:
+        for number, episode in enumerate(episodes):
+            if number == 1:  # B's second episode stops one step early, with a wrong answer
+                episode = replace(episode, steps=episode.steps[:-1], success=False, reward=0.0, final_answer=None,
+                                  terminated=False, truncated=True)
+                if hasattr(episode, "end_reason"):
+                    episode.end_reason = "step_limit"
+            writer.write(episode)
+    hostile = replace(episodes[0], question=HOSTILE, steps=[
+        StepRecord(index=0, action=f"R1 = Calculator({HOSTILE})", observation=HOSTILE, subgoal=HOSTILE, error=HOSTILE),
+    ])
+    with TrajectoryWriter(runs / "hostile.jsonl", {"note": "hostile"}) as writer:
+        writer.write(hostile)
+    outside = root / "outside"
+    outside.mkdir()
+    shutil.copy(runs / "oracle_a.jsonl", outside / "secret.jsonl")
+    (runs / "escape.jsonl").symlink_to(outside / "secret.jsonl")
+    server = ViewerServer(create_app(Catalog.from_paths([runs]), refresh_s=0)).start()
+    yield server.url, root, episodes
+    server.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    os.environ.setdefault("SE_OFFLINE", "true")  # Selenium Manager must not download drivers
+    profile = tempfile.mkdtemp(prefix="lumos-view-chromium-")
+    options = webdriver.ChromeOptions()
+    for flag in chromium_flags(profile):
+        options.add_argument(flag)
+    options.binary_location = shutil.which("chromium") or "/usr/bin/chromium"
+    driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+    driver.set_page_load_timeout(30)
+    yield driver
+    driver.quit()
+    shutil.rmtree(profile, ignore_errors=True)
+
+
+def _shot(driver, tmp_path: Path, name: str) -> None:
+    height = driver.execute_script("return document.documentElement.scrollHeight")
+    driver.set_window_size(1400, min(max(int(height), 700), 2400))
+    path = tmp_path / f"{name}.png"
+    driver.save_screenshot(str(path))
+    SHOTS.mkdir(exist_ok=True)
+    shutil.copy(path, SHOTS / path.name)
+
+
+def _text(driver) -> str:
+    return driver.find_element("tag name", "body").text
+
+
+def test_runs_episode_and_compare_pages_show_the_trajectory(site, browser, tmp_path):
+    url, _, episodes = site
+    first = episodes[0]
+    subgoal, action, observation = first.steps[0].subgoal, first.steps[0].action, first.steps[0].observation
+
+    browser.get(url)
+    text = _text(browser)
+    assert "Runs and suites" in text and "oracle_a.jsonl" in text and "oracle_b.jsonl" in text
+    assert "Wilson" in text and "[" in text
+    assert "escape.jsonl" not in text  # the symlink that leaves the folder is never listed
+    for part in (episodes[-1].steps[-1].action, episodes[-1].steps[-1].observation):
+        assert part in text  # the episode list shows each episode's last action and observation
+    _shot(browser, tmp_path, "runs")
+
+    browser.get(url + "episode?f=0/oracle_a.jsonl&n=0")
+    text = _text(browser)
+    assert first.question in text
+    assert subgoal in text and action in text and observation in text
+    assert "The executed result for Subgoal 1 is" in text  # the feedback turn the planner answered
+    _shot(browser, tmp_path, "episode")
+
+    browser.get(url + "compare?a=0/oracle_a.jsonl&b=0/oracle_b.jsonl")
+    text = _text(browser)
+    rows = browser.find_elements("css selector", "table.compare-table tbody tr")
+    assert "broken" in rows[0].text and episodes[1].key.task_id in rows[0].text  # changed outcome listed first
+    assert "Side by side" in text
+    second = episodes[1].steps[0]
+    assert second.subgoal in text and second.action in text and second.observation in text
+    _shot(browser, tmp_path, "compare")
+
+    browser.get(url + "?success=no")
+    assert "1 match" in _text(browser)
+
+
+def test_hostile_text_renders_as_text(site, browser, tmp_path):
+    url, _, _ = site
+    from selenium.common.exceptions import NoAlertPresentException
+
+    for page in ("episode?f=0/hostile.jsonl&n=0", "?suite=0/hostile.jsonl", "tokens?f=0/hostile.jsonl&n=0"):
+        browser.get(url + page)
+        with pytest.raises(NoAlertPresentException):
+            browser.switch_to.alert.text
+        assert browser.execute_script("return window.__xss === undefined")
+        assert browser.find_elements("css selector", "img[src='x'], script") == []
+    browser.get(url + "episode?f=0/hostile.jsonl&n=0")
+    text = _text(browser)
+    assert "<script>window.__xss = 1; alert(1)</script>" in text
+    assert '"><img src=x onerror="window.__xss = 2; alert(2)">' in text
+    _shot(browser, tmp_path, "hostile")
+
+
+@pytest.mark.parametrize("path", [
+    "episode?f=0/escape.jsonl&n=0",  # a symlink out of the folder
+    "episode?f=0/../outside/secret.jsonl&n=0",
+    "episode?f=0/%2e%2e/outside/secret.jsonl&n=0",
+    "episode?f=0/%252e%252e%252foutside%252fsecret.jsonl&n=0",
+    "compare?a=0/oracle_a.jsonl&b=/etc/passwd",
+    "..%2f..%2fetc%2fpasswd",
+])
+def test_paths_outside_the_folders_are_refused(site, browser, path):
+    url, root, _ = site
+    browser.get(url + path)
+    text = _text(browser)
+    assert "refused" in text
+    assert "synthetic-" not in text  # nothing of the outside file's episodes came through
