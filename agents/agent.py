@@ -56,6 +56,12 @@ class _Slot:
     answer: str | None = None
 
 
+def _note_truncation(slot: "_Slot", call: Any, handling: str) -> None:
+    """A generation cut by its length limit is a format error (the turn never ended)."""
+    if call.generation.finish_reason in ("truncated", "length"):
+        slot.trace.format_errors.append(FormatError(call.module, call.generation.text, "truncated generation (length limit)", handling))
+
+
 def observation_text(observation: Any) -> str:
     """The text of an observation (envs with dict observations put it under `text`)."""
     if isinstance(observation, dict):
@@ -142,6 +148,7 @@ class LumosAgent:
         actions: dict[int, str] = {}
         for slot, (line, call) in zip(ground, self.grounder.ground([s.ground for s in ground])):
             slot.trace.calls.append(call)
+            _note_truncation(slot, call, "sent to the env as cut")
             if not line:
                 slot.trace.format_errors.append(FormatError("grounder", line, "empty action line", "sent to the env as is"))
             slot.phase = "await_result"
@@ -201,6 +208,7 @@ class LumosAgent:
             return
         for slot, (output, call) in zip(slots, self.planner.propose([s.plan for s in slots])):
             slot.trace.calls.append(call)
+            _note_truncation(slot, call, "read as cut")
             text = call.generation.text.strip()
             if output.stop:
                 if output.error:

@@ -11,6 +11,7 @@ Domain differences live in envs and agents, never here.
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
@@ -21,7 +22,7 @@ from typing import Any, Callable, Iterable, Iterator, Literal, Protocol, Sequenc
 import gymnasium as gym
 
 import lumos_envs  # noqa: F401  (registers the lumos env ids)
-from rollouts.store import EpisodeKey, GenerationRecord, StepRecord, Trajectory, TrajectoryWriter
+from rollouts.store import delta_of, EpisodeKey, GenerationRecord, StepRecord, Trajectory, TrajectoryWriter
 
 logger = logging.getLogger(__name__)
 
@@ -73,7 +74,7 @@ class ExecutorOptions:
     ray_actors: int | None = None
     """rollout actors of the ray executor; default: one per CPU of the cluster"""
     episode_timeout_s: float | None = 1800.0
-    """an episode still running after this many seconds is stored as failed, with its cause (none: no limit)"""
+    """an episode still running after this many seconds is stored as failed, with its cause (None in code: no limit)"""
 
     def __post_init__(self) -> None:
         if self.executor not in ("local", "ray"):
@@ -120,7 +121,9 @@ class RolloutConfig(ExecutorOptions):
     agent_info: dict[str, Any] = field(default_factory=dict)
     """agent name, model and sampling settings, stored with each trajectory and in the config hash"""
     progress: bool = True
-    """show a progress bar"""
+    """show a progress bar (episodes done, episodes/s, ETA, success so far)"""
+    progress_label: str = "rollouts"
+    """the progress bar's label (evaluation shows the suite's name)"""
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -137,7 +140,7 @@ class RolloutConfig(ExecutorOptions):
         """The parts of the config that decide which episodes exist and how they are produced
         (what `resume` compares); where and how fast they are produced is left out."""
         data = asdict(self)
-        for name in ("out", "resume", "overwrite", "progress", "num_envs", "num_workers", *(f.name for f in fields(ExecutorOptions))):
+        for name in ("out", "resume", "overwrite", "progress", "progress_label", "num_envs", "num_workers", *(f.name for f in fields(ExecutorOptions))):
             data.pop(name)
         return data
 
@@ -186,6 +189,8 @@ class _Running:
     errors_seen: int = 0
     terminated: bool = False
     truncated: bool = False
+    contexts: dict[str, list[int]] = field(default_factory=dict)
+    """per module: its last prompt's ids followed by its last completion's (schema v2 deltas)"""
 
 
 def run_rollouts(config: RolloutConfig, agent: Policy | PolicyFactory) -> RolloutResult:
@@ -207,7 +212,7 @@ def run_rollouts(config: RolloutConfig, agent: Policy | PolicyFactory) -> Rollou
         pending = [e for e in episodes if not writer.is_done(e.key)]
         skipped = len(episodes) - len(pending)
         successes = finished = failures = 0
-        bar = _progress(len(pending), config.progress)
+        bar = _progress(len(pending), config.progress, config.progress_label)
         try:
             for trajectory in run_episodes(pending, policy, config, envs, timings):
                 writer.write(trajectory)
@@ -390,10 +395,18 @@ def _record_agent_trace(agent: Policy, slot: int, running: _Running) -> None:
     step = running.steps[-1]
     for call in calls:
         generation = call.generation
+        keep, prompt_ids = 0, None
+        prompt = getattr(generation, "prompt_token_ids", None)
+        if prompt is not None:
+            keep, prompt_ids = delta_of(running.contexts.get(call.module, []), list(prompt))
+            running.contexts[call.module] = [*prompt, *generation.token_ids]
+        else:
+            running.contexts.pop(call.module, None)
         step.generations.append(GenerationRecord(
             role=call.module, text=generation.text, token_ids=list(generation.token_ids),
             logprobs=list(generation.logprobs) if generation.logprobs is not None else None,
-            finish_reason=generation.finish_reason,
+            finish_reason=generation.finish_reason, prompt_ids=prompt_ids, prompt_ids_keep=keep,
+            stop_text=getattr(generation, "stop_text", ""),
         ))
         if call.module in ("planner", "integrated", "cot"):
             step.subgoal = generation.text
@@ -418,7 +431,39 @@ def _trajectory(running: _Running, config: RolloutConfig, agent: Policy, slot: i
         terminated=running.terminated,
         truncated=running.truncated,
         wall_s=time.monotonic() - running.started,
+        end_reason=end_reason(running.steps, getattr(getattr(agent, "trace", lambda _slot: None)(slot), "stop_reason", ""),
+                              terminated=running.terminated, answer=info.get("answer")),
     )
+
+
+_TIMEOUT = re.compile(r"\btime(?:d)? ?out\b|time limit", re.I)
+_NO_ANSWER = {"", "unknown", "none"}
+
+
+def end_reason(steps: Sequence[StepRecord], stop_reason: str, *, terminated: bool, answer: Any) -> str:
+    """Why an episode ended (`rollouts.store.END_REASONS`), from its steps and the agent's stop reason.
+
+    The most specific cause wins: a tool timeout on the last step, a generation cut by its length
+    limit, another format error that ended planning, the subgoal limit, the env's step limit, the
+    planner stopping with nothing to submit; otherwise the agent answered.
+    """
+    last = steps[-1] if steps else None
+    if last is not None and last.error and _TIMEOUT.search(last.error) and not terminated:
+        return "tool_timeout"
+    generations = [g for s in steps for g in s.generations]
+    if generations and generations[-1].finish_reason in ("truncated", "length"):
+        return "truncated"
+    if stop_reason == "format_error":
+        return "format_error"
+    if stop_reason == "max_subgoals":
+        return "subgoal_limit"
+    if not terminated:
+        if last is not None and last.error and _TIMEOUT.search(last.error):
+            return "tool_timeout"
+        return "step_limit"
+    if stop_reason in ("planner_stop", "no_plan") and str(answer or "").strip().lower() in _NO_ANSWER:
+        return "planner_stopped"
+    return "answered"
 
 
 def _text(observation: Any) -> str:
@@ -433,9 +478,9 @@ class _NoBar:
     def close(self) -> None: ...
 
 
-def _progress(total: int, enabled: bool) -> Any:
+def _progress(total: int, enabled: bool, label: str = "rollouts") -> Any:
     if not enabled:
         return _NoBar()
     from tqdm import tqdm
 
-    return tqdm(total=total, unit="ep", desc="rollouts", dynamic_ncols=True)
+    return tqdm(total=total, unit="ep", desc=label, dynamic_ncols=True, mininterval=1.0)

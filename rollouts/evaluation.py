@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from lumos_envs.domains import Domain
-from rollouts.engine import Job, Policy, RolloutConfig, run_rollouts
+from rollouts.engine import ExecutorOptions, Job, Policy, PolicyFactory, RolloutConfig, build_policy, run_rollouts
 from rollouts.report import SuiteResult, summarize, write_report
 from rollouts.store import read_trajectories
 
@@ -64,7 +64,7 @@ def default_suites(size: int = 50, test_seed: int = 1000) -> list[Suite]:
 
 
 @dataclass
-class EvalConfig:
+class EvalConfig(ExecutorOptions):
     """Evaluate one agent on a suite."""
 
     suites: list[Suite] = field(default_factory=default_suites)
@@ -85,8 +85,11 @@ class EvalConfig:
     """an earlier report (folder or report.json) to compare with"""
     title: str = "lumos evaluation"
     agent_info: dict[str, Any] = field(default_factory=dict)
+    progress: bool = True
+    """a progress bar per suite (episodes, episodes/s, ETA, success so far)"""
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         unknown = set(self.trained_domains) - {d.value for d in Domain}
         if unknown:
             raise ValueError(f"trained_domains has unknown domains {sorted(unknown)}; known: {[d.value for d in Domain]}")
@@ -101,8 +104,14 @@ class EvalResult:
     report: dict[str, Path]
 
 
-def evaluate(config: EvalConfig, agent: Policy, *, reveal_gold: bool = False) -> EvalResult:
-    """Roll `agent` out on every suite and write the report."""
+def evaluate(config: EvalConfig, agent: Policy | PolicyFactory, *, reveal_gold: bool = False) -> EvalResult:
+    """Roll `agent` out on every suite and write the report.
+
+    `agent` is a policy or a factory (`rollouts.engine.PolicyFactory`); the ray executor needs the
+    factory, the local one builds the policy once for all suites.
+    """
+    if config.executor == "local":
+        agent = build_policy(agent)
     out = Path(config.out)
     trained = frozenset(config.trained_domains)
     results = []
@@ -111,7 +120,8 @@ def evaluate(config: EvalConfig, agent: Policy, *, reveal_gold: bool = False) ->
         rollout = RolloutConfig(
             jobs=[Job(suite.env_id, suite.tasks, suite.limit, env_kwargs=suite.env_kwargs)], seed=config.seed,
             max_steps=config.max_steps, num_envs=config.num_envs, out=str(path), overwrite=config.overwrite,
-            reveal_gold=reveal_gold, agent_info=config.agent_info, progress=False,
+            reveal_gold=reveal_gold, agent_info=config.agent_info, progress=config.progress, progress_label=suite.name,
+            **config.executor_options(),
         )
         run_rollouts(rollout, agent)
         _, trajectories = read_trajectories(path)

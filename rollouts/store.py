@@ -6,6 +6,17 @@ written, flushed and fsynced before the next one starts, so a killed run loses a
 episodes in flight; the reader drops a torn last line. A file lock stops two writers; an existing
 file is never overwritten without `overwrite=True`; `resume=True` continues a file whose header
 has the same config hash and refuses any other. This module alone knows the file format.
+
+Schema v2 (written now; v1 files read as before):
+- every generation record carries its token ids as sampled: the prompt's ids as a per-turn delta
+  over the module's conversation so far (`prompt_ids_keep` ids of the module's previous prompt
+  followed by its previous completion are kept, then `prompt_ids` follow; see
+  `prompt_ids_of`), then the completion's `token_ids`, `logprobs` and `stop_text`, so that
+  `decode(token_ids) == text + stop_text`; whole prompts per call would grow quadratically;
+- every episode says why it ended (`end_reason`: answered, planner_stopped, subgoal_limit,
+  step_limit, format_error, truncated, tool_timeout, or failed with its `failure` cause);
+- the header's `schema_minor` lets later issues add fields: fields this reader does not know,
+  from a newer minor version, are kept in `extra` and written back unchanged.
 """
 
 from __future__ import annotations
@@ -20,7 +31,11 @@ from typing import Any, Iterator, Mapping
 
 from filelock import FileLock, Timeout
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+SCHEMA_MINOR = 0
+READABLE_VERSIONS = (1, 2)
+END_REASONS = ("answered", "planner_stopped", "subgoal_limit", "step_limit", "format_error", "truncated", "tool_timeout", "failed")
+"""why an episode ended (`Trajectory.end_reason`)"""
 
 
 def config_hash(config: Mapping[str, Any]) -> str:
@@ -48,8 +63,18 @@ class GenerationRecord:
     role: str
     text: str
     token_ids: list[int] = field(default_factory=list)
+    """the completion's ids as sampled (the token that ended it included)"""
     logprobs: list[float] | None = None
     finish_reason: str = "stop"
+    """`stop`, `truncated` (length limit), or `error`"""
+    prompt_ids: list[int] | None = None
+    """the prompt's ids after the kept prefix (None where the back-end gives no ids)"""
+    prompt_ids_keep: int = 0
+    """ids kept from the module's previous prompt + completion before `prompt_ids`"""
+    stop_text: str = ""
+    """what the ids decode to after `text` (the stop string)"""
+    extra: dict[str, Any] = field(default_factory=dict)
+    """fields of a newer minor schema version, kept"""
 
 
 @dataclass
@@ -68,6 +93,8 @@ class StepRecord:
     latency_s: float = 0.0
     """wall time of env.step"""
     generations: list[GenerationRecord] = field(default_factory=list)
+    extra: dict[str, Any] = field(default_factory=dict)
+    """fields of a newer minor schema version, kept"""
 
 
 @dataclass
@@ -92,6 +119,8 @@ class Trajectory:
     """why the episode ended; "failed" when it raised or timed out (schema v2 names the others)"""
     failure: str | None = None
     """the cause of a failed episode (exception or timeout), else None"""
+    extra: dict[str, Any] = field(default_factory=dict)
+    """fields of a newer minor schema version, kept"""
 
     @property
     def num_format_errors(self) -> int:
@@ -102,19 +131,61 @@ class Trajectory:
         return sum(len(g.token_ids) for s in self.steps for g in s.generations)
 
     def to_record(self) -> dict[str, Any]:
-        record = asdict(self)
+        record = _flatten_extra(asdict(self))
+        record["steps"] = [_flatten_extra({**s, "generations": [_flatten_extra(g) for g in s["generations"]]}) for s in record["steps"]]
         record["type"] = "episode"
         return record
 
     @classmethod
     def from_record(cls, record: Mapping[str, Any]) -> "Trajectory":
-        data = {k: v for k, v in record.items() if k != "type"}
+        data = _split_extra(cls, {k: v for k, v in record.items() if k != "type"})
         data["key"] = EpisodeKey(**data["key"])
         data["steps"] = [
-            StepRecord(**{**s, "generations": [GenerationRecord(**g) for g in s.get("generations", [])]})
+            StepRecord(**{**_split_extra(StepRecord, s), "generations": [GenerationRecord(**_split_extra(GenerationRecord, g)) for g in s.get("generations", [])]})
             for s in data.get("steps", [])
         ]
         return cls(**data)
+
+
+def _flatten_extra(data: dict[str, Any]) -> dict[str, Any]:
+    extra = data.pop("extra", None) or {}
+    return {**extra, **data}
+
+
+def _split_extra(cls: type, data: Mapping[str, Any]) -> dict[str, Any]:
+    """Known fields as arguments; unknown ones (a newer minor version's) under `extra`."""
+    known = set(cls.__dataclass_fields__)  # type: ignore[attr-defined]
+    out = {k: v for k, v in data.items() if k in known and k != "extra"}
+    extra = {k: v for k, v in data.items() if k not in known}
+    if extra:
+        out["extra"] = extra
+    return out
+
+
+def prompt_ids_of(generations: list[GenerationRecord]) -> list[list[int] | None]:
+    """The whole prompt ids of each of one module's generations in one episode, in order, rebuilt
+    from the stored deltas (None where a generation stored no ids)."""
+    out: list[list[int] | None] = []
+    context: list[int] = []
+    for generation in generations:
+        if generation.prompt_ids is None:
+            out.append(None)
+            context = []
+            continue
+        prompt = context[: generation.prompt_ids_keep] + list(generation.prompt_ids)
+        out.append(prompt)
+        context = prompt + list(generation.token_ids)
+    return out
+
+
+def delta_of(previous_context: list[int], prompt: list[int]) -> tuple[int, list[int]]:
+    """(`prompt_ids_keep`, `prompt_ids`): the common prefix with the conversation so far, then the rest."""
+    keep = 0
+    for a, b in zip(previous_context, prompt):
+        if a != b:
+            break
+        keep += 1
+    return keep, list(prompt[keep:])
 
 
 class StoreError(RuntimeError):
@@ -162,7 +233,7 @@ class TrajectoryWriter:
             self._handle = self.path.open("a", encoding="utf-8")
             return
         self._handle = self.path.open("w", encoding="utf-8")
-        self._append({"type": "header", "schema_version": SCHEMA_VERSION, "config_hash": self.config_hash,
+        self._append({"type": "header", "schema_version": SCHEMA_VERSION, "schema_minor": SCHEMA_MINOR, "config_hash": self.config_hash,
                       "config": self.config, "created": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
 
     def is_done(self, key: EpisodeKey) -> bool:
@@ -224,8 +295,9 @@ def _read(path: Path) -> tuple[dict[str, Any] | None, list[Trajectory], int]:
                 break  # a corrupt final line is treated like a torn one
             raise StoreError(f"{path}: line at byte {position} is not JSON") from None
         if record.get("type") == "header":
-            if record.get("schema_version") != SCHEMA_VERSION:
-                raise StoreError(f"{path}: schema_version {record.get('schema_version')} is not {SCHEMA_VERSION}")
+            if record.get("schema_version") not in READABLE_VERSIONS:
+                raise StoreError(f"{path}: schema_version {record.get('schema_version')} is not one this lumos reads "
+                                 f"({', '.join(map(str, READABLE_VERSIONS))}); upgrade lumos")
             header = record
         elif record.get("type") == "episode":
             trajectories.append(Trajectory.from_record(record))

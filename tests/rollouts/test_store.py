@@ -32,7 +32,7 @@ def test_round_trip_and_properties(tmp_path):
         writer.write(_trajectory("a"))
         writer.write(_trajectory("a", sample=1, success=False))
     header, trajectories = read_trajectories(path)
-    assert header["config"] == CONFIG and header["schema_version"] == 1
+    assert header["config"] == CONFIG and header["schema_version"] == 2
     assert [t.key.sample for t in trajectories] == [0, 1]
     assert trajectories[0] == _trajectory("a")
     assert trajectories[0].num_tokens == 3 and trajectories[0].num_format_errors == 0
