@@ -5,16 +5,17 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field, fields
+from functools import partial
 
 
-from rollouts.engine import Job, RolloutConfig, run_rollouts
+from rollouts.engine import ExecutorOptions, Job, RolloutConfig, run_rollouts
 from rollouts.evaluation import EvalConfig, Suite, default_suites, evaluate
 from rollouts.policies import AgentConfig, make_agent
 from rollouts.sft_data import SftDataConfig, build_sft_data
 
 
 @dataclass
-class RolloutCommand(AgentConfig):
+class RolloutCommand(AgentConfig, ExecutorOptions):
     """Roll an agent out in envs and store the trajectories."""
 
     env: list[str] = field(default_factory=lambda: ["lumos/Math-v0"])
@@ -53,10 +54,12 @@ def run_rollout_command(command: RolloutCommand) -> int:
         jobs=[Job(env, spec, command.limit, env_kwargs=extra) for env, spec in zip(command.env, tasks)],
         samples=command.samples, seed=command.seed, max_steps=command.max_steps, num_envs=command.num_envs,
         num_workers=command.num_workers, out=command.out, resume=command.resume, overwrite=command.overwrite,
-        reveal_gold=command.agent == "oracle", agent_info=agent_config.info(),
+        reveal_gold=command.agent == "oracle", agent_info=agent_config.info(), **command.executor_options(),
     )
-    result = run_rollouts(config, make_agent(agent_config))
-    print(f"{result.episodes} episodes ({result.skipped} already done), success {result.success_rate:.1%}, "
+    # The settings, not a built agent: the ray executor builds one in each actor (local builds it once).
+    result = run_rollouts(config, partial(make_agent, agent_config))
+    failed = f", {result.failures} failed" if result.failures else ""
+    print(f"{result.episodes} episodes ({result.skipped} already done{failed}), success {result.success_rate:.1%}, "
           f"{result.episodes_per_s:.2f} episodes/s; env {result.env_s:.1f} s, agent {result.agent_s:.1f} s -> {result.path}")
     return 0
 
@@ -70,7 +73,7 @@ def run_sft_data_command(config: SftDataConfig) -> int:
 
 
 @dataclass
-class EvalCommand(AgentConfig):
+class EvalCommand(AgentConfig, ExecutorOptions):
     """Evaluate an agent on in-domain, held-out and unseen suites and write a report."""
 
     suites: str = ""
@@ -96,8 +99,9 @@ def run_eval_command(command: EvalCommand) -> int:
         suites = default_suites(command.size)
     agent_config = _agent_config(command)
     config = EvalConfig(suites=suites, trained_domains=command.trained_domains, out=command.out, num_envs=command.num_envs,
-                        max_steps=command.max_steps, compare_to=command.compare_to, agent_info=agent_config.info())
-    result = evaluate(config, make_agent(agent_config), reveal_gold=command.agent == "oracle")
+                        max_steps=command.max_steps, compare_to=command.compare_to, agent_info=agent_config.info(),
+                        **command.executor_options())
+    result = evaluate(config, partial(make_agent, agent_config), reveal_gold=command.agent == "oracle")
     for suite in result.results:
         print(f"{suite.name:24s} {suite.category:9s} {suite.episodes:4d} episodes  success {suite.success_rate:.1%}")
     print(f"report: {result.report['md']}")

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
-from rollouts.engine import Job, RolloutConfig, run_rollouts
+from rollouts.engine import ExecutorOptions, Job, RolloutConfig, run_rollouts
 from rollouts.policies import AgentConfig, make_agent
 from rollouts.report import summarize, write_report
 from rollouts.sft_data import trajectory_records
@@ -22,7 +23,7 @@ from rollouts.store import read_trajectories
 
 
 @dataclass
-class ImproveConfig(AgentConfig):
+class ImproveConfig(AgentConfig, ExecutorOptions):
     """Settings of the improvement loop (the agent fields name the starting model)."""
 
     env: list[str] = field(default_factory=lambda: ["lumos/Math-v0"])
@@ -73,8 +74,9 @@ def improve(config: ImproveConfig) -> list[dict[str, Any]]:
                                    batch_size=config.batch_size, torch_threads=config.torch_threads)
         rollout = RolloutConfig(jobs=[Job(env, spec) for env, spec in zip(config.env, config.tasks)], samples=config.samples,
                                 seed=round_index * 100_000, num_envs=config.num_envs, out=str(folder / "rollouts.jsonl"),
-                                resume=(folder / "rollouts.jsonl").exists(), agent_info=agent_config.info(), progress=False)
-        run_rollouts(rollout, make_agent(agent_config))
+                                resume=(folder / "rollouts.jsonl").exists(), agent_info=agent_config.info(), progress=False,
+                                **config.executor_options())
+        run_rollouts(rollout, partial(make_agent, agent_config))
         _, trajectories = read_trajectories(folder / "rollouts.jsonl")
         sets = trajectory_records(trajectories, min_reward=config.min_reward)
         records = [r for name, rs in sets.items() if name.endswith(("_plan_iterative", "_ground_iterative")) for r in rs]
