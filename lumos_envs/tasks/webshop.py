@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from lumos_envs.tasks.base import GeneratedTaskSource, Task, TaskList
-from lumos_envs.webshop.catalog import CatalogSpec, Product, get_catalog
+from lumos_envs.tasks.base import GeneratedTaskSource, Task
+from lumos_envs.webshop.catalog import Catalog, CatalogSpec, Product, get_catalog
 from lumos_envs.webshop.files import find_file, read_json
 from lumos_envs.webshop.goals import Goal, draw_goal, is_heldout_type, make_task, price_text, sample_price_upper, split_of
 
@@ -66,8 +66,8 @@ class GeneratedGoalSource(GeneratedTaskSource):
             raise ValueError(f"no product of the wanted type in {MAX_DRAWS} draws (catalog too small?)")
         goal = draw_goal(rng, product, style=self.style, connectors=vocabulary.connectors, openers=vocabulary.openers)
         split = "heldout" if self.info.heldout_types else split_of(index)
-        return make_task(goal, product, task_id=f"webshop-{self.family}-{self.seed}-{index}", source=self.name,
-                         split=split, catalog=self.catalog.spec)
+        return _task_with_plan(goal, self.catalog, task_id=f"webshop-{self.family}-{self.seed}-{index}",
+                               source=self.name, split=split)
 
 
 def load_family(name: str, size: int = 200, seed: int = 0) -> GeneratedGoalSource:
@@ -85,7 +85,7 @@ def load_webshop(
     catalog_seed: int | str = 0,
     attributes: str | None = None,
     human: str | None = None,
-) -> TaskList | GeneratedGoalSource:
+) -> "WebShopFileGoals | GeneratedGoalSource":
     """WebShop goals from WebShop's files (or `generated`); see the module docstring."""
     if goals not in ("human", "synthetic"):
         raise ValueError(f"goals must be human or synthetic, got {goals!r}")
@@ -141,16 +141,53 @@ def load_webshop(
                 drafted.append((Goal(product.asin, text + price_text(cap), tuple(entry["instruction_attributes"]), options,
                                      cap, product.title, product.query, product.product_category, "synthetic"), product))
     random.Random(int(seed)).shuffle(drafted)
-    tasks = []
-    for index, (goal, product) in enumerate(drafted):
-        goal_split = split_of(index)
-        if split not in ("all", goal_split):
-            continue
-        tasks.append(make_task(goal, product, task_id=f"webshop-{goals}-{index}", source="webshop",
-                               split=goal_split, catalog=catalog.spec))
-    if not tasks:
+    kept = [(index, goal) for index, (goal, _) in enumerate(drafted) if split in ("all", split_of(index))]
+    if not kept:
         raise ValueError(f"no WebShop goals in split {split!r} at {path}")
-    return TaskList(tasks, name=f"webshop:{path}")
+    return WebShopFileGoals(kept, catalog, goals, name=f"webshop:{path}")
+
+
+class WebShopFileGoals:
+    """Goals from WebShop's files; task `i` (with its observer gold plan, one scratch episode) is
+    built on first use, so a 10,000-goal split costs nothing until its tasks are read."""
+
+    def __init__(self, goals: list[tuple[int, Goal]], catalog: Catalog, kind: str, name: str) -> None:
+        self.goals, self.catalog, self.kind, self.name = goals, catalog, kind, name
+        self._ids = {f"webshop-{kind}-{index}": position for position, (index, _) in enumerate(goals)}
+        self._cache: dict[int, Task] = {}
+
+    def __len__(self) -> int:
+        return len(self.goals)
+
+    def __getitem__(self, position: int) -> Task:
+        if isinstance(position, bool) or not isinstance(position, int):
+            raise TypeError(f"task index must be an integer, got {type(position).__name__}")
+        if position < 0:
+            position += len(self.goals)
+        if not 0 <= position < len(self.goals):
+            raise IndexError(f"task index {position} out of range for {self.name} ({len(self.goals)} tasks)")
+        if position not in self._cache:
+            index, goal = self.goals[position]
+            self._cache[position] = _task_with_plan(goal, self.catalog, task_id=f"webshop-{self.kind}-{index}",
+                                                    source="webshop", split=split_of(index))
+        return self._cache[position]
+
+    def index_of(self, task_id: str) -> int:
+        try:
+            return self._ids[task_id]
+        except KeyError:
+            raise KeyError(f"no task with id {task_id!r} in {self.name}") from None
+
+
+def _task_with_plan(goal: Goal, catalog: Catalog, *, task_id: str, source: str, split: str) -> Task:
+    """The task of `goal` with the gold plan an observer of the shop would write."""
+    from lumos_envs.envs.webshop.gold import observer_gold_plan, scratch_shop
+
+    try:
+        plan, error = observer_gold_plan(goal.instruction, scratch_shop(catalog)), None
+    except ValueError as failure:
+        plan, error = None, f"observer: {failure}"
+    return make_task(goal, task_id=task_id, source=source, split=split, catalog=catalog.spec, plan=plan, plan_error=error)
 
 
 def _named_options(options: object, product: Product) -> dict[str, str]:

@@ -6,21 +6,21 @@ its attributes, one value per option, and a price cap sampled from `PRICE_RANGE`
 (`Find me {attributes} {type} with {option}: {value}, and price lower than {cap} dollars`);
 human-style goals phrase the same content the way WebShop's human instructions open
 (`i am looking for ...`, weighted by how often people wrote each opener). Each task carries a gold
-LUMOS plan (search the target's title, open it, click the goal options, buy) and its goal in
+LUMOS plan an observer could write (search with the instruction, open the result that fits it,
+click the options it names, buy; see `lumos_envs.envs.webshop.gold`) and its goal in
 `metadata["goal"]`; splits follow WebShop's goal indices (test: first 500, dev: next 1,000).
 """
 
 from __future__ import annotations
 
 import random
-import re
 import zlib
 from dataclasses import asdict, dataclass
 from typing import Any, Mapping, Sequence
 
 from lumos_envs.domains import Domain
 from lumos_envs.metrics_webshop import NO_PRICE_CAP, GoalSpec
-from lumos_envs.tasks.base import GoldPlan, GoldSubgoal, Task
+from lumos_envs.tasks.base import GoldPlan, Task
 from lumos_envs.webshop.catalog import Product
 
 PRICE_RANGE = tuple(10.0 * i for i in range(1, 100))
@@ -115,41 +115,17 @@ def draw_goal(
                 product.product_category, style)
 
 
-def gold_plan(goal: Goal, product: Product) -> GoldPlan:
-    """Search the target's title, open it, choose the goal options, buy (LUMOS WebShop actions)."""
-    query = _safe_text(product.title)
-    clicks = [f"R{3 + i} = Click({_safe_text(value)})" for i, value in enumerate(_goal_values(goal, product))]
-    buy = f"R{3 + len(clicks)} = Click(buy now)"
-    return GoldPlan(
-        subgoals=(
-            GoldSubgoal("Search relevant items according to the instruction.", (f"R1 = Search({query})",)),
-            GoldSubgoal("Select the item that fits the instruction.", (f"R2 = Click({product.asin.lower()})",)),
-            GoldSubgoal("Buy this item by selecting its relevant features.", (*clicks, buy)),
-        ),
-        answer=f"R{3 + len(clicks)}",
-    )
+def make_task(goal: Goal, *, task_id: str, source: str, split: str, catalog: str, plan: GoldPlan | None,
+              plan_error: str | None = None) -> Task:
+    """The lumos task of a goal: question = instruction, answer = target asin, gold plan attached.
 
-
-def make_task(goal: Goal, product: Product, *, task_id: str, source: str, split: str, catalog: str) -> Task:
-    """The lumos task of a goal: question = instruction, answer = target asin, gold plan attached."""
+    The plan comes from the caller (`lumos_envs.envs.webshop.gold.observer_gold_plan`): it is an
+    observer's episode over the shop's pages, which this package cannot see.
+    """
+    metadata: dict[str, Any] = {"goal": goal.to_dict(), "catalog": catalog}
+    if plan is None:
+        metadata["plan_error"] = plan_error or "no plan"
     return Task(
         id=task_id, domain=Domain.WEBSHOP, source=source, split=split, question=goal.instruction,
-        answer=goal.asin, plan=gold_plan(goal, product), metadata={"goal": goal.to_dict(), "catalog": catalog},
+        answer=goal.asin, plan=plan, metadata=metadata,
     )
-
-
-def _goal_values(goal: Goal, product: Product) -> list[str]:
-    """The option values to click: each goal option's value as the product lists it."""
-    values = []
-    for name, wanted in goal.options.items():
-        listed = product.options.get(name, ())
-        values.append(next((v for v in listed if v == wanted.lower()), wanted.lower()))
-    return values
-
-
-_UNSAFE = re.compile(r"[()\[\]{};\"'`]|(?<![A-Za-z0-9_])R\d+(?![A-Za-z0-9_])")
-
-
-def _safe_text(text: str) -> str:
-    """Text that reads as one action argument: no brackets, quotes, `;` or variable-like tokens."""
-    return " ".join(_UNSAFE.sub(" ", text).split())

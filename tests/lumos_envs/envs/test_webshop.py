@@ -17,10 +17,12 @@ def test_check_env_text_mode_all_formats():
         env.close()
 
 
-def test_gold_replay_at_least_99_percent():
+def test_observer_gold_replay_at_least_95_percent():
+    # gold plans choose by the instruction and the pages, never by the hidden target (issue 20);
+    # measured 120/120, 59/60, 40/40: the miss is the observer's browsing budget running out
     for spec in ("synthetic:shop_synthetic?size=120&seed=5", "synthetic:shop_human?size=60", "synthetic:shop_heldout?size=40"):
         result = replay_gold("lumos/WebShop-v0", spec)
-        assert result.success_rate >= 0.99, result.to_dict()
+        assert result.success_rate >= 0.95, result.to_dict()
 
 
 def test_answer_buys_open_item_or_scores_zero():
@@ -29,14 +31,15 @@ def test_answer_buys_open_item_or_scores_zero():
     observation, reward, terminated, truncated, info = env.step("Answer(nothing open)")
     assert terminated and reward == 0.0 and info["purchased"] is None and info["metrics"]["reward"] == 0.0
     observation, info = env.reset(options={"task_index": 3})
-    plan = info["gold"]["plan"]["subgoals"]
-    env.step(plan[0]["actions"][0])
-    env.step(plan[1]["actions"][0])
-    for action in plan[2]["actions"][:-1]:
+    *browse, buy = info["gold"]["plan"]["subgoals"]
+    for subgoal in browse:
+        observation, reward, terminated, truncated, info = env.step("; ".join(subgoal["actions"]))
+    opened = env.unwrapped.frontend.state.asin
+    for action in buy["actions"][:-1]:
         env.step(action)
     env.step("click[description]")
     observation, reward, terminated, truncated, info = env.step("Answer(R2)")
-    assert terminated and reward == 1.0 and info["purchased"]["asin"] == info["gold"]["answer"]
+    assert terminated and reward == 1.0 and info["purchased"]["asin"] == opened
     assert "Thank you for shopping with us!" in observation
     env.close()
 

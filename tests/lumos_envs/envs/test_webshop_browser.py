@@ -51,8 +51,9 @@ def _episode_actions(info: dict, variant: int) -> list[str]:
     actions += [plan[1]["actions"][0], "click[features]", "click[< prev]", "Click(nope)"]
     if variant % 3 == 2:
         actions += ["click[reviews]", "click[< prev]", "click[description]", "click[< prev]"]
-    actions += list(plan[2]["actions"][:-1])
-    actions += ["Answer(done)"] if variant % 2 else [plan[2]["actions"][-1]]
+    actions += [action for subgoal in plan[2:-1] for action in subgoal["actions"]]  # the observer's browsing
+    actions += list(plan[-1]["actions"][:-1])
+    actions += ["Answer(done)"] if variant % 2 else [plan[-1]["actions"][-1]]
     return actions
 
 
