@@ -21,7 +21,7 @@ $(PY):
 	$(PIP) install --quiet --upgrade "pip>=24"
 
 $(STAMP): pyproject.toml | $(PY)
-	$(PIP) install --quiet -e ".[test]"
+	$(PIP) install --quiet -e ".[test,ray]"
 	touch $(STAMP)
 
 install: $(STAMP)
