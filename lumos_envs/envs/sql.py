@@ -3,22 +3,26 @@
 from __future__ import annotations
 
 import os
-from typing import Any, Sequence
+from typing import Any, Literal, Sequence, get_args
 
 from lumos_envs.domains import Domain
 from lumos_envs.envs.base import LumosEnv, TaskArgument
 from lumos_envs.execution.errors import ToolError
 from lumos_envs.execution.tool import Tool, tool
-from lumos_envs.metrics_sql import intercode_reward, is_ordered_query
+from lumos_envs.metrics_sql import SQL_REWARDS, SqlRewardName, sql_reward
 from lumos_envs.sql.backends import BACKENDS, SqlDatabase, open_database
 from lumos_envs.sql.catalog import DumpSource
 from lumos_envs.sql.results import Row, normalize_value
 from lumos_envs.tasks.base import Task
-from lumos_envs.tasks.spider import task_metadata
+from lumos_envs.tasks.sql_tasks import task_metadata
 
 SQL_INTERFACE = "SQL(statement): Execute a read-only SQL statement (SHOW TABLES, DESCRIBE table, SELECT ...) on the task's database"
 """LUMOS writes SQL actions as raw statements (`R1 = SHOW TABLES`) and defines no interface string
 for them; this is lumos's wording for the tool they parse to."""
+
+
+RewardChoice = Literal["auto", "intercode", "lumos"]
+"""`reward=` of `SqlEnv`: a reward of `metrics_sql.SQL_REWARDS`, or `auto` (InterCode's on Spider tasks)"""
 
 
 class SqlEnv(LumosEnv):
@@ -34,8 +38,10 @@ class SqlEnv(LumosEnv):
     `UnicodeText(0, 20000)`: raw SQL statements bound to variables, as LUMOS writes them for
     SQL, joined by `; `: `R1 = SHOW TABLES`, `R2 = DESCRIBE airlines`,
     `R3 = SELECT Airline FROM airlines WHERE Abbreviation = "UAL"`; the final action
-    `Answer(R3)` submits the rows of `R3` (or `Answer(text)` submits one one-value row). Only
-    read-only statements run: SELECT/WITH, SHOW TABLES, DESCRIBE/DESC t, SHOW COLUMNS FROM t.
+    `Answer(R3)` submits the rows of `R3`. Only read-only statements run, checked on sqlglot's
+    parse tree (`lumos_envs.sql.statements`): SELECT (also WITH ... SELECT and UNION), SHOW
+    TABLES, DESCRIBE/DESC/EXPLAIN t, SHOW COLUMNS FROM t, and EXPLAIN SELECT ...; writes, DDL,
+    several statements, `INTO OUTFILE`, locking reads and SLEEP-like functions are refused.
 
     ## Observation Space
     `UnicodeText(0, 200000)`: the question on reset; then each statement's rows as a list of
@@ -44,11 +50,24 @@ class SqlEnv(LumosEnv):
     the time limit).
 
     ## Rewards
-    0 on every step but the last. On `Answer(...)`: InterCode's execution reward
-    (`lumos_envs.metrics_sql.intercode_reward`): the multiset intersection over union of the
-    submitted rows and the gold query's rows (run on the same back-end), scaled by the Kendall
-    tau of the shared rows' order when the gold query has a top-level ORDER BY, clamped to
-    [0, 1]. Success is reward 1. Truncation gives 0.
+    0 on every step but the last. On `Answer(...)`, the submitted rows against the gold query's
+    rows (run on the same back-end), by the `reward` argument (`lumos_envs.metrics_sql`):
+
+    - `"intercode"`: InterCode-SQL's `get_reward` exactly: the multiset intersection over union,
+      times the Kendall tau (scipy's tau-b) of the shared rows on every query, rounded to 2
+      decimals; it can be negative (a reversed order scores -1). The default for `spider:`
+      tasks, so numbers compare with published InterCode results.
+    - `"lumos"`: the same IoU, times the Kendall tau of the shared rows' positions only when the
+      gold query has a top-level ORDER BY, clamped to [0, 1]. The default for the bundled
+      `synthetic:` families (a reward in [0, 1] for training).
+
+    `info["metrics"]` holds `reward`, `iou`, `order` of the chosen reward and both
+    `reward_intercode` and `reward_lumos`. Success is reward 1. Truncation gives 0.
+
+    Literal answers: the answer counts as rows only when it is a query result of this episode
+    (`Answer(R3)`, or the text a query printed). A literal such as `Answer(42)` scores 0 unless
+    the env is made with `literal_answers=True`, which reads it as one one-value row (`(42,)`):
+    InterCode scores the result of the agent's last query, so a typed-in answer is not one.
 
     ## Starting State
     Task `options["task_index"]` or `options["task_id"]`; otherwise one drawn with the reset seed.
@@ -69,11 +88,13 @@ class SqlEnv(LumosEnv):
     `synthetic:sql_train` (default), `synthetic:sql_heldout`), `backend` (`"sqlite"` or
     `"mariadb"`; default `$LUMOS_SQL_BACKEND` or `"sqlite"`), `mariadb_dir` (folder of a server
     started by `lumos mariadb start`; default `$LUMOS_MARIADB_DIR`), `max_rows_shown=20`,
-    `max_steps=20`, `tool_timeout_s=2.0` (time limit of one statement), `max_output_chars=2000`,
-    `reveal_gold=False`.
+    `reward` (`"auto"`, `"intercode"` or `"lumos"`; `"auto"`: InterCode's on `spider` tasks,
+    lumos's on the others), `literal_answers=False`, `max_steps=20`, `tool_timeout_s=2.0` (time
+    limit of one statement), `max_output_chars=2000`, `reveal_gold=False`.
 
     ## Version History
-    - v0: initial version.
+    - v0: initial version; `spider:` tasks score with InterCode's exact reward, literal answers
+      score 0 by default, statements are checked on the parse tree (issue 20).
     """
 
     domain = Domain.SQL
@@ -87,8 +108,14 @@ class SqlEnv(LumosEnv):
         backend: str | None = None,
         mariadb_dir: str | None = None,
         max_rows_shown: int = 20,
+        reward: RewardChoice = "auto",
+        literal_answers: bool = False,
         **kwargs: Any,
     ) -> None:
+        if reward not in get_args(RewardChoice):
+            raise ValueError(f"reward must be one of {', '.join(get_args(RewardChoice))}, got {reward!r}")
+        self.reward = reward
+        self.literal_answers = bool(literal_answers)
         self.backend = backend or os.environ.get("LUMOS_SQL_BACKEND") or "sqlite"
         if self.backend not in BACKENDS:
             raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {self.backend!r}")
@@ -120,30 +147,40 @@ class SqlEnv(LumosEnv):
         self._rows_by_text = {}
         return super().reset(seed=seed, options=options)
 
+    def reward_for(self, task: Task) -> SqlRewardName:
+        """The reward a task is scored with (`reward="auto"`: InterCode's on Spider tasks)."""
+        if self.reward != "auto":
+            return self.reward
+        return "intercode" if task.source == "spider" else "lumos"
+
     def score(self, answer: str, task: Task) -> dict[str, float]:
+        zero = {"reward": 0.0, "iou": 0.0, "order": 0.0, "reward_intercode": 0.0, "reward_lumos": 0.0}
         rows = self._rows_by_text.get(answer)
-        if rows is None:  # a text answer (`Answer(42)`) is one one-value row
+        if rows is None:  # a literal answer (`Answer(42)`), not a query result
+            if not self.literal_answers:
+                return {**zero, "literal_answer": 1.0}
             rows = (_text_row(answer),)
         gold = self._gold(task)
         if isinstance(gold, str):
-            return {"reward": 0.0, "iou": 0.0, "order": 0.0, "gold_error": 1.0}
-        ordered = is_ordered_query(task_metadata(task)["gold_sql"])
-        metrics = intercode_reward(rows, gold, ordered=ordered)
-        if metrics["reward"] < 1.0 and self.backend == "mariadb":
+            return {**zero, "gold_error": 1.0}
+        name = self.reward_for(task)
+        gold_sql = task_metadata(task)["gold_sql"]
+        best = self._both_rewards(rows, gold, gold_sql, name)
+        if best["reward"] < 1.0 and self.backend == "mariadb":
             # MariaDB breaks ties under ORDER BY ... LIMIT differently from run to run (its
             # temporary tables), so a gold query can have several valid outcomes: the answer
             # scores against the best of a few fresh runs of the gold query.
             for _ in range(GOLD_RERUNS_ON_MISMATCH):
                 try:
-                    again = self._database(task).run(task_metadata(task)["gold_sql"]).rows
+                    again = self._database(task).run(gold_sql).rows
                 except ToolError:
                     break
-                candidate = intercode_reward(rows, again, ordered=ordered)
-                if candidate["reward"] > metrics["reward"]:
-                    metrics = candidate
-                if metrics["reward"] >= 1.0:
+                candidate = self._both_rewards(rows, again, gold_sql, name)
+                if candidate["reward"] > best["reward"]:
+                    best = candidate
+                if best["reward"] >= 1.0:
                     break
-        return metrics
+        return best
 
     def close(self) -> None:
         for database in self._databases.values():
@@ -158,6 +195,14 @@ class SqlEnv(LumosEnv):
         return info
 
     # -- helpers ---------------------------------------------------------------------------------
+
+    @staticmethod
+    def _both_rewards(rows: Sequence[Row], gold: Sequence[Row], gold_sql: str, name: SqlRewardName) -> dict[str, float]:
+        """The chosen reward's parts plus both rewards' values (reports can show either)."""
+        both = {other: sql_reward(other, rows, gold, gold_sql=gold_sql) for other in SQL_REWARDS}
+        metrics = dict(both[name])
+        metrics.update({f"reward_{other}": both[other]["reward"] for other in SQL_REWARDS})
+        return metrics
 
     def _database(self, task: Task | None = None) -> SqlDatabase:
         task = task or self._task

@@ -26,7 +26,7 @@ from lumos_envs.sql.catalog import DumpSource
 from lumos_envs.sql.lexer import significant, tokenize
 from lumos_envs.sql.results import Row
 from lumos_envs.tasks.base import TaskSource
-from lumos_envs.tasks.spider import task_metadata
+from lumos_envs.tasks.sql_tasks import task_metadata
 
 
 @dataclass

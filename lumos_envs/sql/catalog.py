@@ -12,6 +12,7 @@ from pathlib import Path
 
 from lumos_envs.cache import content_key, shared_state
 from lumos_envs.sql.dump import DUMP_PARSER_VERSION, Dump, parse_dump
+from lumos_envs.sql.shop import synthetic_dump_text
 
 
 @dataclass(frozen=True)
@@ -37,8 +38,6 @@ class DumpSource:
         """The dump's SQL text."""
         if self.kind == "file":
             return Path(self.location).read_text(encoding="utf-8")
-        from lumos_envs.tasks.synthetic_sql import synthetic_dump_text
-
         return synthetic_dump_text(self.location)
 
     def key(self) -> str:

@@ -30,6 +30,9 @@ import sqlite3
 from dataclasses import dataclass
 from typing import Any, Iterator, Mapping
 
+from lumos_envs.sql.collation import mysql_text_key
+from lumos_envs.sql.statements import check_statement
+
 FIRST_FUNCTION = "lumos_first"
 
 
@@ -49,8 +52,6 @@ class TableScan:
 
 def _order_key(value: Any) -> tuple[int, Any]:
     """MySQL-like ordering of key values: NULL first, numbers, then text by the server collation."""
-    from lumos_envs.sql.sqlite_backend import mysql_text_key
-
     if value is None:
         return (0, 0)
     if isinstance(value, (int, float)):
@@ -113,8 +114,6 @@ def emulate_bare_columns(sql: str, tables: Mapping[str, TableScan]) -> str:
 def _still_one_query(text: str) -> bool:
     import sqlglot
     from sqlglot import exp
-
-    from lumos_envs.sql.statements import check_statement
 
     try:
         if check_statement(text).kind != "select":

@@ -13,7 +13,7 @@ time limit, and caps on returned rows and bytes. MySQL literals are rewritten fo
 explicitly: double-quoted strings become single-quoted strings, backslash escapes are resolved.
 MySQL's bare columns in grouped queries (value of the group's first row in scan order) are
 emulated by `mysql_groups.emulate_bare_columns`.
-`SHOW TABLES` and `DESCRIBE t` are emulated.
+`SHOW TABLES` and `DESCRIBE t` are emulated; `EXPLAIN SELECT ...` shows SQLite's `EXPLAIN QUERY PLAN`.
 """
 
 from __future__ import annotations
@@ -21,15 +21,14 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-import unicodedata
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from lumos_envs.cache import cached_build, shared_state
 from lumos_envs.execution.errors import ToolError, ToolTimeout
 from lumos_envs.sql.catalog import DumpSource
+from lumos_envs.sql.collation import mysql_collation
 from lumos_envs.sql.dump import Column, Database, Table
 from lumos_envs.sql.lexer import quote_sqlite, tokenize
 from lumos_envs.sql.mysql_groups import emulate_bare_columns, register_first, table_scans
@@ -53,23 +52,6 @@ _INT_TYPES = {"int", "integer", "tinyint", "smallint", "mediumint", "bigint", "y
 _REAL_TYPES = {"float", "double", "real", "decimal", "numeric", "dec", "fixed"}
 _TEXT_TYPES = {"char", "varchar", "text", "tinytext", "mediumtext", "longtext", "enum", "set", "json", "nchar", "nvarchar"}
 _BLOB_TYPES = {"blob", "tinyblob", "mediumblob", "longblob", "binary", "varbinary"}
-
-
-# ---------------------------------------------------------------------------------------------
-# MySQL text comparison
-
-
-@lru_cache(maxsize=65536)
-def mysql_text_key(text: str) -> str:
-    """The comparison key of MySQL's `utf8mb4_general_ci`: case and accents ignored, trailing
-    spaces ignored (PAD SPACE)."""
-    decomposed = unicodedata.normalize("NFKD", text.rstrip(" "))
-    return "".join(c for c in decomposed if not unicodedata.combining(c)).upper()
-
-
-def mysql_collation(left: str, right: str) -> int:
-    a, b = mysql_text_key(left), mysql_text_key(right)
-    return (a > b) - (a < b)
 
 
 def sqlite_type(column: Column) -> str:
@@ -242,7 +224,13 @@ class SqliteDatabase:
             if rows is None:
                 raise ToolError(f"Table '{statement.table}' doesn't exist")
             return QueryResult(("Field", "Type", "Null", "Key", "Default", "Extra"), tuple(tuple(r) for r in rows))
-        return self.query(to_sqlite_sql(emulate_bare_columns(statement.text, self.tables)))
+        if statement.kind == "explain":
+            # SQLite's own plan (its columns are not MySQL's); the authorizer still applies
+            return self.query("EXPLAIN QUERY PLAN " + self._sqlite_text(statement.query or ""))
+        return self.query(self._sqlite_text(statement.text))
+
+    def _sqlite_text(self, query: str) -> str:
+        return to_sqlite_sql(emulate_bare_columns(query, self.tables))
 
     def query(self, sql: str) -> QueryResult:
         """Run SQLite SQL under the authorizer and limits (no statement check: tests use it to

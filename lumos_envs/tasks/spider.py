@@ -1,4 +1,4 @@
-"""InterCode-SQL tasks on the Spider databases (`spider:PATH`), and the SQL gold-plan builder.
+"""InterCode-SQL tasks on the Spider databases (`spider:PATH`).
 
 Schema of an InterCode-SQL task file (a JSON list): `db` (database name in the dump), `gold`
 (the gold query, MySQL dialect), `query` (the natural-language question), `hardness`,
@@ -6,20 +6,19 @@ Schema of an InterCode-SQL task file (a JSON list): `db` (database name in the d
 (`spider:tasks.json?dump=ic_spider_dbs.sql`, relative to the task file's folder or absolute), or
 else `ic_spider_dbs.sql` next to the task file, or else the only `*.sql` file there.
 
-Gold plans follow the issue's recipe (LUMOS never released its InterCode-SQL plans): SHOW
-TABLES, DESCRIBE each table the gold query names, run the gold query, submit its result.
+Gold plans come from `tasks/sql_tasks.sql_gold_plan` (SHOW TABLES, DESCRIBE, the gold query,
+`Answer(variable)`), shared with the bundled SQL families.
 """
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Iterable
 
 from lumos_envs.domains import Domain
 from lumos_envs.sql.catalog import file_dump_spec
-from lumos_envs.sql.lexer import SqlLexError, significant, tokenize
-from lumos_envs.tasks.base import GoldPlan, GoldSubgoal, Task, TaskList
+from lumos_envs.tasks.base import Task, TaskList
+from lumos_envs.tasks.sql_tasks import sql_gold_plan
 
 DEFAULT_DUMP_NAME = "ic_spider_dbs.sql"
 REQUIRED_FIELDS = ("db", "gold", "query")
@@ -90,43 +89,3 @@ def clean_gold(sql: str) -> str:
     """The gold query on one line, without trailing `;` (one LUMOS action per line)."""
     text = " ".join(sql.split()) if "'" not in sql and '"' not in sql else sql.replace("\n", " ").strip()
     return text.rstrip().rstrip(";").rstrip()
-
-
-def tables_used(sql: str, table_names: Iterable[str]) -> list[str]:
-    """Tables of `table_names` the query names (case-insensitive), in order of first mention."""
-    by_lower = {name.lower(): name for name in table_names}
-    found: dict[str, None] = {}
-    try:
-        tokens = significant(tokenize(sql))
-    except SqlLexError:
-        return []
-    for token in tokens:
-        if token.kind in ("ident", "quoted_ident"):
-            name = by_lower.get(token.ident_value().lower())
-            if name is not None:
-                found.setdefault(name, None)
-    return list(found)
-
-
-def sql_gold_plan(gold_sql: str, table_names: Iterable[str]) -> GoldPlan:
-    """SHOW TABLES -> DESCRIBE the tables the gold query uses -> the gold query -> submit."""
-    subgoals = [GoldSubgoal("Show all the tables in the database.", ("R1 = SHOW TABLES",))]
-    tables = tables_used(gold_sql, table_names)
-    if tables:
-        actions = tuple(f"R{2 + i} = DESCRIBE {_ident(t)}" for i, t in enumerate(tables))
-        subgoals.append(GoldSubgoal(f"Describe the table{'s' if len(tables) > 1 else ''} {', '.join(tables)} to see the columns.", actions))
-    answer = f"R{2 + len(tables)}"
-    subgoals.append(GoldSubgoal("Write the SQL query that answers the question.", (f"{answer} = {gold_sql}",)))
-    return GoldPlan(tuple(subgoals), answer=answer)
-
-
-def _ident(name: str) -> str:
-    return name if name.replace("_", "").isalnum() and not name[0].isdigit() else "`" + name.replace("`", "``") + "`"
-
-
-def task_metadata(task: Task) -> dict[str, Any]:
-    """The SQL fields every SQL task carries (`db`, `dump`, `gold_sql`); ValueError if absent."""
-    missing = [k for k in ("db", "dump", "gold_sql") if not task.metadata.get(k)]
-    if missing:
-        raise ValueError(f"SQL task {task.id} lacks metadata {missing}")
-    return dict(task.metadata)

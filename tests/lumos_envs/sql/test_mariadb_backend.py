@@ -14,6 +14,7 @@ import lumos_envs  # noqa: F401
 from lumos_envs.execution.errors import ToolError
 from lumos_envs.sql.agreement import sql_agreement
 from lumos_envs.sql.catalog import DumpSource
+from lumos_envs.sql.statements import StatementRefused
 from lumos_envs.tasks.registry import load_tasks
 from rollouts.replay import replay_gold
 
@@ -60,6 +61,27 @@ def test_server_refuses_writes_even_without_the_statement_check(shop, sql):
         shop.query(sql)
     assert shop.run(COUNT).rows == before
     assert not os.path.exists("/tmp/lumos-outfile")
+
+
+@pytest.mark.parametrize("sql", [
+    "SELECT * FROM products INTO OUTFILE '/tmp/lumos-outfile'", "SELECT name INTO @x FROM products LIMIT 1",
+    "SELECT 1 /*! INTO OUTFILE '/tmp/lumos-outfile' */", "SELECT * FROM products FOR UPDATE",
+    "WITH a AS (SELECT 1) DELETE FROM products", "EXPLAIN DELETE FROM products", "SHOW GRANTS",
+    "SELECT 1; DELETE FROM products", "REPLACE INTO products VALUES (1, 'x', 'y', 1)",
+])
+def test_statement_check_refuses_before_the_server(shop, sql):
+    before = shop.run(COUNT).rows
+    with pytest.raises(StatementRefused):
+        shop.run(sql)
+    assert shop.run(COUNT).rows == before
+    assert not os.path.exists("/tmp/lumos-outfile")
+
+
+def test_statements_a_word_list_refused_run_on_mariadb(shop):
+    assert shop.run("SELECT REPLACE(name, 'e', 'E') FROM products WHERE id = 1").rows == (("kEttlE",),)
+    assert shop.run("SELECT name AS `set`, id AS do FROM products WHERE id = 1").rows == (("kettle", 1),)
+    assert shop.run("SHOW FIELDS FROM products").rows == shop.run("DESCRIBE products").rows
+    assert shop.run("EXPLAIN SELECT name FROM products WHERE id = 1").rows
 
 
 def test_load_file_reads_nothing_and_session_cannot_lift_the_limit(shop):

@@ -7,7 +7,8 @@ import json
 import pytest
 
 from lumos_envs.tasks.registry import load_tasks
-from lumos_envs.tasks.spider import load_spider, sql_gold_plan, tables_used
+from lumos_envs.tasks.spider import load_spider
+from lumos_envs.tasks.sql_tasks import sql_gold_plan, tables_used
 
 
 def test_spider_loader_reads_the_schema(spider_spec):

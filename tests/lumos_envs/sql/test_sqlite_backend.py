@@ -8,8 +8,9 @@ import pytest
 
 from lumos_envs.execution.errors import ToolError, ToolTimeout
 from lumos_envs.sql.catalog import DumpSource, file_dump_spec
+from lumos_envs.sql.collation import mysql_collation
 from lumos_envs.sql.dump import parse_dump
-from lumos_envs.sql.sqlite_backend import mysql_collation, sqlite_catalog, to_sqlite_sql
+from lumos_envs.sql.sqlite_backend import sqlite_catalog, to_sqlite_sql
 from lumos_envs.sql.statements import StatementRefused, check_statement
 
 
@@ -62,10 +63,37 @@ def test_show_tables_and_describe_are_emulated(catalog):
     "ATTACH DATABASE '/tmp/x.db' AS x", "PRAGMA table_info(city)", "SELECT SLEEP(5)", "SELECT BENCHMARK(1000000, 1)",
     "SELECT * FROM city INTO OUTFILE '/tmp/x'", "SELECT LOAD_FILE('/etc/passwd')", "SELECT 1; DELETE FROM city",
     "SET SESSION max_statement_time = 0", "'unterminated",
+    # refused on the parse tree, wherever the word sits
+    "WITH a AS (SELECT 1) DELETE FROM city", "EXPLAIN DELETE FROM city", "EXPLAIN ANALYZE SELECT 1",
+    "SELECT Name INTO @x FROM city LIMIT 1", "SELECT * FROM city FOR UPDATE", "SELECT * FROM city LOCK IN SHARE MODE",
+    "SELECT Name FROM city WHERE ID IN (SELECT SLEEP(1))", "SELECT 1 /*! INTO OUTFILE '/tmp/x' */",
+    "REPLACE INTO city VALUES (1)", "DO SLEEP(1)", "SHOW GRANTS", "SHOW TABLES FROM mysql", "DESCRIBE mysql.user",
+    "SELECT " + "(" * 300 + "1" + ")" * 300, "SELECT * FROM",
 ])
 def test_statement_check_refuses(statement):
     with pytest.raises(StatementRefused):
         check_statement(statement)
+
+
+@pytest.mark.parametrize("statement, kind", [
+    ("SELECT REPLACE(Name, 'a', 'b') FROM city", "select"),
+    ("SELECT `set`, do FROM t", "select"), ("SELECT set, do FROM t", "select"),
+    ("SELECT sleep, `into` FROM t", "select"),  # names of columns, not calls or clauses
+    ("WITH c AS (SELECT Name FROM city) SELECT * FROM c", "select"),
+    ("(SELECT 1) UNION (SELECT 2)", "select"), ("SELECT 'DELETE; DROP'", "select"),
+    ("SHOW TABLES;", "show_tables"), ("DESC `city`", "describe"), ("EXPLAIN city", "describe"),
+    ("SHOW FIELDS FROM city", "describe"), ("EXPLAIN SELECT Name FROM city", "explain"),
+])
+def test_statement_check_accepts_read_only_statements(statement, kind):
+    assert check_statement(statement).kind == kind
+
+
+def test_every_accepted_form_runs_on_sqlite(catalog):
+    db = catalog.connect("world_1")
+    assert db.run("SELECT REPLACE(Name, 'a', 'b') FROM city WHERE Name = 'Kabul'").rows == (("Kbbul",),)
+    assert db.run("SELECT Name AS `set`, ID AS do FROM city WHERE ID = 1").rows == (("Kabul", 1),)
+    assert db.run("SHOW FIELDS FROM city").rows == db.run("EXPLAIN city").rows
+    assert "city" in db.run("EXPLAIN SELECT Name FROM city WHERE ID = 1").rows[0][-1]
 
 
 @pytest.mark.parametrize("sql", ["DELETE FROM city", "PRAGMA writable_schema = ON", "ATTACH DATABASE ':memory:' AS x",
