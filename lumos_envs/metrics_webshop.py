@@ -4,8 +4,9 @@
                      / (number of goal attributes + number of goal options + 1)
 
 - **attributes matched**: a goal attribute counts when some product attribute fuzzy-matches it
-  (`rapidfuzz.fuzz.token_set_ratio > 85`, WebShop's threshold), or when it appears verbatim in the
-  title, bullet points or description (lower-cased).
+  (`token_set_ratio > 85`, WebShop's threshold, on text processed as `thefuzz` processes it:
+  lower-cased, non-alphanumerics as spaces, score rounded; see `fuzzy_score`), or when it appears
+  verbatim in the title, bullet points or description (lower-cased).
 - **options matched**: a goal option counts when some chosen option fuzzy-matches it (> 85), after
   WebShop's `normalize_color` (the first known colour word inside the value).
 - **price within cap**: 1 when the price is at most the goal's `price_upper`.
@@ -13,13 +14,15 @@
   point. lumos keeps the free point by default (`free_price_point=True`: rewards stay comparable with
   published WebShop numbers); `free_price_point=False` drops the term from numerator and denominator.
 - **r_type** (the product-type gate): from the nouns of the bought product's title vs. the goal
-  product's title (`title_score` = share of goal nouns found), plus `query_match` (same scrape
+  product's title (`title_score` = distinct shared nouns / the goal's noun list with its repeats,
+  as WebShop divides), plus `query_match` (same scrape
   query) and `category_match` (≥ 2 shared category-path levels): 1.0, or 0.5 when none of
   query/category/title > 0.2 matches, 0.1 when `title_score < 0.1`, 0.0 when it is 0.
-  WebShop finds nouns with spaCy's `en_core_web_sm`; lumos uses it when installed, otherwise the
-  documented fallback `catalog_nouns`: the title's words that belong to the catalog's product-type
-  vocabulary (words of all product-type names). The fallback misses nouns outside that vocabulary
-  (a brand, "gift") and never counts adjectives, so its `title_score` can differ from spaCy's.
+  WebShop finds nouns with spaCy's `en_core_web_sm`. lumos's default is the fallback
+  `catalog_nouns`: the title's tokens (split as spaCy splits them) that occur in the catalog's
+  product-type names. It misses nouns outside that vocabulary (a brand, "gift"), so its
+  `title_score` can differ from spaCy's; `nouns="spacy"` (or `spacy:MODEL`, `auto`) uses a spaCy
+  model the user installed. `metrics["noun_finder_<name>"] = 1.0` says which finder scored.
 
 Success is reward 1 (all terms matched and the type gate open).
 """
@@ -32,6 +35,7 @@ from functools import lru_cache
 from typing import Callable, Iterable, Mapping, Sequence
 
 from rapidfuzz import fuzz
+from rapidfuzz.utils import default_process
 
 FUZZY_THRESHOLD = 85
 """WebShop's fuzzy-match threshold: `token_set_ratio > 85`"""
@@ -44,8 +48,8 @@ COLOR_SET = (
     "chestnut", "chocolate", "christmas", "coffee", "cognac", "copper", "coral", "cranberry", "cream",
     "crystal", "dark", "denim", "eggplant", "elephant", "espresso", "fuchsia", "gold", "granite", "grape",
     "graphite", "grass", "gray", "green", "grey", "heather", "indigo", "ivory", "ivy", "khaki", "lavender",
-    "lemon", "leopard", "light", "lilac", "lime", "magenta", "maroon", "mauve", "merlot", "metallic", "mint",
-    "mocha", "multicolor", "mustard", "natural", "navy", "nude", "olive", "orange", "peach", "pewter", "pink",
+    "lemon", "leopard", "light", "lilac", "lime", "magenta", "maroon", "mauve", "merlot", "midnight", "mint",
+    "mocha", "multicolor", "mushroom", "mustard", "natural", "navy", "nude", "olive", "orange", "peach", "pewter", "pink",
     "plum", "purple", "rainbow", "red", "rose", "royal", "rust", "sand", "sapphire", "seashell", "silver",
     "skull", "slate", "steel", "stone", "stonewash", "sunflower", "tan", "taupe", "teal", "tiger", "turquoise",
     "violet", "walnut", "wheat", "white", "wine", "yellow",
@@ -92,9 +96,16 @@ def normalize_color(text: str) -> str:
     return text
 
 
+def fuzzy_score(a: str, b: str) -> int:
+    """WebShop's `thefuzz.fuzz.token_set_ratio(a, b)`: both texts lower-cased with every character that
+    is not a letter or digit made a space (thefuzz's `full_process`, rapidfuzz's `default_process`),
+    and the score rounded to an integer as thefuzz returns it (`x-large` vs `x large`: 100)."""
+    return int(round(fuzz.token_set_ratio(a, b, processor=default_process)))
+
+
 def fuzzy_match(a: str, b: str) -> bool:
-    """WebShop's fuzzy match: `token_set_ratio(a, b) > 85`."""
-    return fuzz.token_set_ratio(a, b) > FUZZY_THRESHOLD
+    """WebShop's fuzzy match: `token_set_ratio(a, b) > 85` on processed text (see `fuzzy_score`)."""
+    return fuzzy_score(a, b) > FUZZY_THRESHOLD
 
 
 def attribute_matches(purchased: PurchasedSpec, goal_attributes: Sequence[str]) -> int:
@@ -125,9 +136,10 @@ def type_reward(purchased: PurchasedSpec, goal: GoalSpec, nouns: NounFinder) -> 
     bought_path = {p.strip() for p in purchased.product_category.split("›")}
     goal_path = {p.strip() for p in goal.product_category.split("›")}
     category_match = len(bought_path & goal_path) >= 2
-    desired = set(nouns(goal.name))
-    bought = set(nouns(purchased.title))
-    title_score = 0.2 if not desired else len(bought & desired) / len(desired)
+    desired = nouns(goal.name)
+    bought = nouns(purchased.title)
+    # WebShop divides the distinct shared nouns by the goal's noun list *with* repeats
+    title_score = 0.2 if not desired else len(set(bought) & set(desired)) / len(desired)
     r_type = 1.0
     if not (query_match or category_match or title_score > 0.2):
         r_type = 0.5
@@ -172,49 +184,86 @@ def webshop_reward(
         "r_price": float(price_ok),
         "price_counted": float(counts_price),
         "free_price_point": float(counts_price and not has_cap),
+        f"noun_finder_{getattr(nouns, 'name', 'custom')}": 1.0,
     }
 
 
 # -- noun finders for the type gate ----------------------------------------------------------------
 
-_WORD = re.compile(r"[a-z0-9][a-z0-9'\-]*")
+_WORD = re.compile(r"[a-z0-9]+(?:[-'.][a-z0-9]+)*")
+_LETTER_HYPHEN = re.compile(r"(?<=[a-z])-(?=[a-z])")
+PERSON_NOUNS = frozenset({"men", "women", "boys", "girls", "kids", "baby"})
+"""nouns of type names that the vocabulary leaves out of its type words (`men's`), counted as spaCy does"""
 
 
-def catalog_nouns(type_words: frozenset[str]) -> NounFinder:
-    """The fallback noun finder: lower-cased title words that are in the catalog's type vocabulary."""
+@dataclass(frozen=True)
+class NamedNounFinder:
+    """A noun finder with the name `info["metrics"]` reports it by (`noun_finder_<name>`: 1.0)."""
+
+    name: str
+    find: Callable[[str], list[str]]
+
+    def __call__(self, text: str) -> list[str]:
+        return self.find(text)
+
+
+def spacy_like_tokens(text: str) -> list[str]:
+    """Lower-cased word tokens split the way spaCy's English tokenizer splits product titles: a
+    possessive `'s` comes off (`men's` -> `men`), a hyphen between letters splits (`slip-ons` ->
+    `slip`, `ons`), one next to a digit does not (`ab-5383`); punctuation is dropped."""
+    tokens: list[str] = []
+    for word in _WORD.findall(text.lower()):
+        if word.endswith("'s"):
+            word = word[:-2]
+        tokens.extend(t for t in _LETTER_HYPHEN.split(word) if t)
+    return tokens
+
+
+def catalog_nouns(type_words: frozenset[str]) -> NamedNounFinder:
+    """The fallback noun finder: title tokens (`spacy_like_tokens`, repeats kept, as WebShop's list)
+    that occur in the catalog's product-type names, plus `PERSON_NOUNS`."""
+    vocabulary = frozenset(t for word in type_words for t in spacy_like_tokens(word)) | PERSON_NOUNS
 
     def find(text: str) -> list[str]:
-        return [w for w in _WORD.findall(text.lower()) if w in type_words]
+        return [t for t in spacy_like_tokens(text) if t in vocabulary]
 
-    return find
+    return NamedNounFinder("catalog", find)
 
 
-@lru_cache(maxsize=1)
-def spacy_nouns() -> NounFinder | None:
-    """WebShop's own noun finder (spaCy `en_core_web_sm`: NOUN and PROPN tokens), or None if absent."""
+DEFAULT_SPACY_MODEL = "en_core_web_sm"
+"""WebShop's spaCy model; lumos never installs it (PyPI holds only unofficial copies)"""
+
+
+@lru_cache(maxsize=4)
+def spacy_nouns(model: str = DEFAULT_SPACY_MODEL) -> NamedNounFinder | None:
+    """WebShop's own noun finder (spaCy NOUN and PROPN tokens) over a model the user installed (a
+    package name or a folder), or None when spaCy or the model is absent."""
     try:
         import spacy  # type: ignore[import-not-found]
 
-        nlp = spacy.load("en_core_web_sm")
+        nlp = spacy.load(model)
     except (ImportError, OSError):
         return None
 
     def find(text: str) -> list[str]:
         return [t.text.lower() for t in nlp(text) if t.pos_ in ("PNOUN", "NOUN", "PROPN")]
 
-    return find
+    return NamedNounFinder("spacy", find)
 
 
-def noun_finder(type_words: frozenset[str], prefer: str = "auto") -> NounFinder:
-    """spaCy when installed and `prefer` is `auto` or `spacy`, else `catalog_nouns(type_words)`."""
-    if prefer not in ("auto", "spacy", "catalog"):
-        raise ValueError(f"noun finder must be auto, spacy or catalog, got {prefer!r}")
+def noun_finder(type_words: frozenset[str], prefer: str = "auto") -> NamedNounFinder:
+    """The noun finder `prefer` names: `catalog` (the default fallback), `spacy` (WebShop's
+    `en_core_web_sm`, which must be installed), `spacy:MODEL` (another installed model or a model
+    folder), or `auto` (spaCy's `en_core_web_sm` when installed, else the catalog finder)."""
+    if prefer not in ("auto", "spacy", "catalog") and not prefer.startswith("spacy:"):
+        raise ValueError(f"noun finder must be auto, catalog, spacy or spacy:MODEL, got {prefer!r}")
     if prefer != "catalog":
-        found = spacy_nouns()
+        model = prefer.partition(":")[2] or DEFAULT_SPACY_MODEL
+        found = spacy_nouns(model)
         if found is not None:
             return found
-        if prefer == "spacy":
-            raise RuntimeError("spaCy with en_core_web_sm is not installed; use nouns='auto' or 'catalog'")
+        if prefer != "auto":
+            raise RuntimeError(f"spaCy with the model {model!r} is not installed; use nouns='auto' or 'catalog'")
     return catalog_nouns(type_words)
 
 

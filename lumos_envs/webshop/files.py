@@ -21,7 +21,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
-from lumos_envs.webshop.catalog import CatalogSpec, ListCatalog, Product, Review
+from lumos_envs.webshop.catalog import Catalog, CatalogSpec, ListCatalog, Product, Review
 from lumos_envs.webshop.vocab import department_of
 
 _WORD = re.compile(r"[a-z0-9][a-z0-9'\-]*")
@@ -108,3 +108,54 @@ def load_webshop_catalog(spec: CatalogSpec) -> ListCatalog:
         w for p in products for level in p.product_category.split("›")[-1:] + [p.query] for w in _WORD.findall(level.lower()) if len(w) > 2
     )
     return ListCatalog(products, spec.to_str(), type_words)
+
+
+def export_webshop_files(catalog: "Catalog", folder: Path, *, limit: int | None = None, seed: int = 0) -> Path:
+    """Write `catalog`'s first `limit` products as WebShop's three files in `folder` (for running the
+    original WebShop code, or lumos's `webshop:` loader, on the same products).
+
+    Instructions follow WebShop's `items_ins_v2` template (`Find me {attributes} {type}`, 1-3 of the
+    product's attributes, drawn with `Random(seed, asin)`); the human file gets one human-style
+    instruction per product, with its option values as `instruction_options`.
+    """
+    from lumos_envs.webshop.goals import draw_goal
+    from lumos_envs.webshop.vocab import load_vocabulary
+
+    vocabulary = load_vocabulary()
+    folder.mkdir(parents=True, exist_ok=True)
+    products, attributes, human = [], {}, {}
+    for index in range(len(catalog) if limit is None else min(limit, len(catalog))):
+        product = catalog[index]
+        products.append({
+            "asin": product.asin, "name": product.title, "category": product.department, "query": product.query,
+            "product_category": product.product_category, "full_description": product.description,
+            "small_description": list(product.bullet_points), "pricing": f"${product.price:.2f}",
+            "average_rating": product.rating, "images": [""],
+            "customization_options": {name: [{"value": v, "image": None} for v in values] for name, values in product.options.items()},
+            "Reviews": [{"title": r.title, "score": r.score, "body": r.body} for r in product.reviews],
+        })
+        rng = random.Random(f"webshop-export-{seed}-{product.asin}")
+        template = draw_goal(rng, product, style="synthetic", connectors=vocabulary.connectors)
+        attributes[product.asin] = {"attributes": list(product.attributes),
+                                    "instruction": _without_options(template.instruction, template.options),
+                                    "instruction_attributes": list(template.attributes)}
+        spoken = draw_goal(rng, product, style="human", connectors=vocabulary.connectors, openers=vocabulary.openers)
+        human[product.asin] = [{"asin": product.asin, "instruction": PRICE_TAIL.sub("", spoken.instruction),
+                                "instruction_attributes": list(spoken.attributes),
+                                "instruction_options": list(spoken.options.values())}]
+    (folder / "items_shuffle.json").write_text(json.dumps(products))
+    (folder / "items_ins_v2.json").write_text(json.dumps(attributes))
+    (folder / "items_human_ins.json").write_text(json.dumps(human))
+    return folder
+
+
+PRICE_TAIL = re.compile(r", and price lower than [\d.]+ dollars$")
+"""the price clause goals append (a human file holds instructions without it; the loader adds its own)"""
+
+
+def _without_options(instruction: str, options: dict[str, str]) -> str:
+    """WebShop's `items_ins_v2` instruction: the template goal without its option and price clauses."""
+    text = PRICE_TAIL.sub("", instruction)
+    if options:
+        text = text.split(f" with {next(iter(options))}: ")[0]
+    return text

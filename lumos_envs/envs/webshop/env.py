@@ -63,17 +63,22 @@ class WebShopEnv(LumosEnv):
     The common `LumosEnv` keys, plus `available_actions` (`has_search_bar`, `clickables`, as
     WebShop), `page` (search, results, item, item_sub, done) and at the end `metrics` (every reward
     term: `reward`, `r_type`, `query_match`, `category_match`, `title_score`, `r_attribute`,
-    `num_attribute_matches`, `r_option`, `num_option_matches`, `r_price`, `free_price_point`, ...),
+    `num_attribute_matches`, `r_option`, `num_option_matches`, `r_price`, `free_price_point`,
+    `noun_finder_catalog` or `noun_finder_spacy`, ...),
     `success` (reward 1), `answer`, `purchased` (asin and options, or None).
 
     ## Arguments
     `tasks` (default `synthetic:webshop_train`; `webshop:PATH` for WebShop's files),
     `mode="text"|"browser"`, `observation_format="text"|"text_rich"|"html"`, `max_steps=30`,
-    `num_search_items=2`, `num_features=3`, `free_price_point=True`, `nouns="auto"|"spacy"|"catalog"`,
+    `num_search_items=2`, `num_features=3`, `free_price_point=True`,
+    `nouns="catalog"|"spacy"|"spacy:MODEL"|"auto"` (the type gate's noun finder; `catalog`, the
+    default, needs no model; `spacy` is WebShop's `en_core_web_sm`, installed by the user),
     `page_load_timeout_s=20`, `reveal_gold=False`.
 
     ## Version History
-    - v0: initial version.
+    - v0: initial version. Issue 20 (same id, which the contract fixes): fuzzy matches use
+      WebShop's text processing, `title_score` divides by the goal's noun list with repeats,
+      the catalog noun finder splits titles as spaCy does and is the default (`nouns=`).
     """
 
     domain = Domain.WEBSHOP
@@ -90,7 +95,7 @@ class WebShopEnv(LumosEnv):
         num_search_items: int = 2,
         num_features: int = 3,
         free_price_point: bool = True,
-        nouns: Literal["auto", "spacy", "catalog"] = "auto",
+        nouns: str = "catalog",
         page_load_timeout_s: float = 20.0,
         tool_timeout_s: float = 2.0,
         max_output_chars: int = 2000,
@@ -108,6 +113,7 @@ class WebShopEnv(LumosEnv):
         self.num_search_items = num_search_items
         self.num_features = num_features
         self.free_price_point = free_price_point
+        noun_finder(frozenset(), nouns)  # a bad name or a missing spaCy model fails here, not at the first purchase
         self.nouns = nouns
         self._retrieved: dict[str, list[str]] = {}
         self._shops: dict[str, Shop] = {}

@@ -40,8 +40,10 @@ def test_attribute_found_in_text_counts_without_attribute_entry():
 
 
 def test_fuzzy_threshold_is_strictly_above_85():
-    assert option_matches(["x-large"], ["large"]) == 0  # token_set_ratio 83
+    # WebShop's processing makes `x-large` the tokens {x, large}, a superset of {large}: 100
+    assert option_matches(["x-large"], ["large"]) == 1
     assert option_matches(["xx-large"], ["x-large"]) == 1  # 93: WebShop's fuzziness, kept
+    assert option_matches(["16x20 inch"], ["24x36 inch"]) == 0
 
 
 def test_normalize_color_takes_first_known_colour():
@@ -96,3 +98,16 @@ def test_fallback_nouns_differ_from_a_general_noun_finder():
         with pytest.raises(RuntimeError):
             noun_finder(frozenset(), prefer="spacy")
         assert noun_finder(frozenset({"x"}), prefer="auto")("x y") == ["x"]
+
+
+def test_catalog_nouns_split_titles_as_spacy_does_and_are_named():
+    finder = noun_finder(frozenset({"slip-ons", "loafers"}), prefer="catalog")
+    assert finder.name == "catalog"
+    # possessive off, letter-letter hyphen split, repeats kept (WebShop's noun list)
+    assert finder("Acme Men's Loafers & Slip-ons AB-12 Loafers") == ["men", "loafers", "slip", "ons", "loafers"]
+    metrics = webshop_reward(bought(), GOAL, nouns=finder)
+    assert metrics["noun_finder_catalog"] == 1.0
+    with pytest.raises(ValueError, match="noun finder"):
+        noun_finder(frozenset(), prefer="nltk")
+    with pytest.raises(RuntimeError, match="not installed"):
+        noun_finder(frozenset(), prefer="spacy:/no/such/model")
