@@ -91,25 +91,25 @@ def create_app(catalog: Catalog, *, refresh_s: int = 5) -> Flask:
     @app.get("/episode")
     def episode_page() -> Any:
         run, index = _episode(catalog, request.args)
-        trajectory = run.trajectories[index]
+        trajectory = run.trajectory(index)
         return render_template(
             "episode.html", run=run, row=run.rows[index], t=trajectory, steps=step_lanes(run, trajectory, tokenizers),
             gold=gold_plan(trajectory), image=images.image(run, trajectory).reason or None,
             end_reason=run.rows[index].end_reason, failure=run.rows[index].failure,
-            count=len(run.trajectories), index=index,
+            count=run.num_episodes, index=index,
         )
 
     @app.get("/tokens")
     def tokens_page() -> Any:
         run, index = _episode(catalog, request.args)
-        trajectory = run.trajectories[index]
+        trajectory = run.trajectory(index)
         return render_template("tokens.html", run=run, row=run.rows[index], index=index,
                                generations=generation_tokens(run, trajectory, tokenizers), buckets=LOGPROB_BUCKETS)
 
     @app.get("/image")
     def image() -> Any:
         run, index = _episode(catalog, request.args)
-        found = images.image(run, run.trajectories[index])
+        found = images.image(run, run.trajectory(index))
         if found.png is None:
             raise LookupError(found.reason)
         return Response(found.png, mimetype="image/png")
@@ -123,10 +123,10 @@ def create_app(catalog: Catalog, *, refresh_s: int = 5) -> Flask:
         selected = tasks[picked] if 0 <= picked < len(tasks) else None
         pair = None
         if selected is not None:
-            pair = [
-                (run, row, step_lanes(run, run.trajectories[row.index], tokenizers) if row is not None else [])
-                for run, row in ((a, selected.a), (b, selected.b))
-            ]
+            pair = []
+            for run, row in ((a, selected.a), (b, selected.b)):
+                trajectory = run.trajectory(row.index) if row is not None else None
+                pair.append((run, row, trajectory, step_lanes(run, trajectory, tokenizers) if trajectory else []))
         live = any(is_live(r.file.path) for r in (a, b))
         return render_template("compare.html", a=a, b=b, tasks=tasks[:COMPARE_SHOWN], total=len(tasks),
                                counts=count_changes(tasks), picked=picked, selected=selected, pair=pair,
@@ -147,8 +147,7 @@ def _run(catalog: Catalog, file_id: str) -> LoadedRun:
 def _episode(catalog: Catalog, args: Any) -> tuple[LoadedRun, int]:
     run = _run(catalog, args.get("f", ""))
     index = _int(args.get("n", ""), "n")
-    if not 0 <= index < len(run.trajectories):
-        raise LookupError(f"{run.file.label} has no episode {index} (it has {len(run.trajectories)})")
+    run.trajectory(index)  # raises LookupError for a missing or unreadable episode
     return run, index
 
 

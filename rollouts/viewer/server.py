@@ -50,11 +50,13 @@ class ViewerServer:
         server, self._server = self._server, None
         if server is None:
             return
-        server.close()
+        # Workers first, while the loop still runs: a request finishing after the socket and the
+        # loop's trigger are closed would write to a closed descriptor.
         try:
             server.task_dispatcher.shutdown(timeout=5)
         except RuntimeError as error:  # pragma: no cover - shutdown is best effort
             logger.warning("waitress task dispatcher shutdown failed: %s", error)
+        server.close()
         if self._thread is not None:
             self._thread.join(timeout=10)
             self._thread = None

@@ -224,3 +224,23 @@ def test_v1_and_v2_files_give_an_end_reason(folder):
     """Files without `end_reason` (schema v1) get one derived from terminated/truncated."""
     catalog = Catalog.from_paths([folder])
     assert {r.end_reason for r in catalog.load(catalog.resolve("0/a.jsonl")).rows} == {"answered"}
+
+
+def test_a_growing_file_is_read_on_and_a_replaced_one_from_the_start(tmp_path):
+    catalog = Catalog.from_paths([tmp_path])
+    path = tmp_path / "live.jsonl"
+    with TrajectoryWriter(path, {"jobs": []}) as writer:
+        writer.write(_trajectory("t1"))
+        first = catalog.load(catalog.resolve("0/live.jsonl"))
+        writer.write(_trajectory("t2", success=False))
+        grown = catalog.load(catalog.resolve("0/live.jsonl"))
+    assert [r.task_id for r in first.rows] == ["t1"] and [r.task_id for r in grown.rows] == ["t1", "t2"]
+    assert grown.rows[0] is first.rows[0]  # read on, not re-read
+    assert grown.trajectory(1).key.task_id == "t2" and grown.trajectory(1).steps[1].format_error == "grounder: no action"
+    with TrajectoryWriter(path, {"jobs": [], "other": "config"}, overwrite=True) as writer:
+        for task in ("t7", "t8", "t9"):
+            writer.write(_trajectory(task))
+    replaced = catalog.load(catalog.resolve("0/live.jsonl"))
+    assert [r.task_id for r in replaced.rows] == ["t7", "t8", "t9"]
+    with pytest.raises(LookupError, match="no episode 3"):
+        replaced.trajectory(3)
