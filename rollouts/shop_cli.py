@@ -1,7 +1,9 @@
 """`lumos shop-serve` (also `lumos shop serve`): the shop as a website a person opens in a browser.
 
 Each visit to `/` starts a session with the next goal of the task set (its instruction on every
-page); the done page shows WebShop's reward. The server listens on loopback only.
+page); the done page shows WebShop's reward. The server listens on loopback only, and its links
+are signed (HMAC, a secret per server), so a hand-written `?page=done&asin=...` is refused;
+`--read-only` serves pages for a trajectory viewer and never reaches the done page.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ class ShopServeConfig:
     """port on 127.0.0.1; 0 lets the OS pick one"""
     duration_s: float = 0.0
     """stop after this many seconds; 0 serves until Ctrl-C"""
+    read_only: bool = False
+    """serve pages only (a trajectory viewer): any state URL opens, nothing can be bought or scored"""
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
@@ -55,8 +59,9 @@ def run_shop_serve(config: ShopServeConfig) -> int:
 
         return secrets.token_hex(8), Session(shop, env.task.question, score)
 
-    server = ShopServer(ShopApp(new_session=new_session), port=config.port).start()
-    print(f"WebShop at http://127.0.0.1:{server.port}/  (Ctrl-C stops)", flush=True)
+    server = ShopServer(ShopApp(new_session=new_session, read_only=config.read_only), port=config.port).start()
+    mode = " read-only" if config.read_only else ""
+    print(f"WebShop{mode} at http://127.0.0.1:{server.port}/  (Ctrl-C stops)", flush=True)
     try:
         deadline = time.monotonic() + config.duration_s if config.duration_s else None
         while deadline is None or time.monotonic() < deadline:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from html.parser import HTMLParser
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 from urllib.parse import urlencode
 
 import jinja2
@@ -77,11 +77,17 @@ STYLESHEET = """body{font-family:sans-serif;margin:2em;max-width:60em}
 _env = jinja2.Environment(loader=jinja2.DictLoader(TEMPLATES), autoescape=True, undefined=jinja2.StrictUndefined)
 
 
-def render_page(shop: Shop, state: ShopState, *, instruction: str, base: str, reward: float = 0.0) -> str:
-    """The HTML of `state` for a session at `base` (e.g. `/shop/local`)."""
+def render_page(shop: Shop, state: ShopState, *, instruction: str, base: str, reward: float = 0.0,
+                sign: Callable[[str], str] | None = None) -> str:
+    """The HTML of `state` for a session at `base` (e.g. `/shop/local`).
+
+    `sign(query)` (the server's HMAC) adds `&sig=...` to every link, so the server can tell a state
+    its own pages linked to from one a visitor wrote by hand.
+    """
 
     def url(target: ShopState) -> str:
-        return f"{base}?{urlencode(target.to_query())}"
+        query = state_query(target)
+        return f"{base}?{query}&sig={sign(f'{base}?{query}')}" if sign is not None else f"{base}?{query}"
 
     context: dict[str, Any] = dict(
         state=state, instruction=instruction, base=base, url=url,
@@ -186,6 +192,11 @@ def page_view(html: str, observation_format: str) -> str:
     if observation_format == "html":
         return html
     return html_to_text(html, rich=observation_format == "text_rich")
+
+
+def state_query(state: ShopState) -> str:
+    """The canonical URL query of `state` (what links carry and what the server signs)."""
+    return urlencode(state.to_query())
 
 
 def query_of(params: Mapping[str, list[str]]) -> dict[str, str]:

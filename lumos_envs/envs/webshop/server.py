@@ -4,17 +4,31 @@ Security: every template is autoescaped (`pages.py`); every response carries a r
 Content-Security-Policy (no scripts at all, styles and forms from this origin only); requests whose
 `Host` is not a loopback name are refused (DNS rebinding); only GET and HEAD are served; the server
 binds 127.0.0.1 on a port the OS picks.
+
+The state lives in the URL, so the URL is signed: every link a page renders carries
+`sig = HMAC-SHA256(secret, "/shop/<session>?<canonical state query>")` with a random secret made
+per `ShopApp` (never stored, never shown). A request for any page but the search page needs a
+valid signature for the state it asks for, else 403: `?page=done&asin=...` written by hand cannot
+buy (and score) a product the session's pages never offered. The search form itself
+(`/shop/<session>/search?search_query=...`) is free input and needs none; it only shows results.
+
+`read_only=True` serves pages for a trajectory viewer: unsigned state URLs are allowed (a viewer
+links to any step), but the done page is refused with 403 and the scorer is never called, so a
+read-only server cannot produce a reward at all.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
+import secrets
 import threading
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable
 from urllib.parse import parse_qs
 
-from lumos_envs.envs.webshop.pages import STYLESHEET, query_of, render_page
+from lumos_envs.envs.webshop.pages import STYLESHEET, query_of, render_page, state_query
 from lumos_envs.envs.webshop.state import Shop, ShopActionError, ShopState
 
 logger = logging.getLogger(__name__)
@@ -38,11 +52,23 @@ class Session:
 class ShopApp:
     """WSGI app: `/shop/<session>?page=...` renders a state, `/shop/<session>/search` runs a search."""
 
-    def __init__(self, new_session: Callable[[], tuple[str, Session]] | None = None) -> None:
+    def __init__(self, new_session: Callable[[], tuple[str, Session]] | None = None, *, read_only: bool = False) -> None:
         self.sessions: dict[str, Session] = {}
         self._lock = threading.Lock()
         self.new_session = new_session
         """makes a session for `/` (the `lumos shop serve` landing page); None: `/` is 404"""
+        self.read_only = read_only
+        """serve pages, never the done page (see the module docstring)"""
+        self._secret = secrets.token_bytes(32)
+
+    def sign(self, link: str) -> str:
+        """The signature of a link (`/shop/<session>?<state query>`) under this app's secret."""
+        return hmac.new(self._secret, link.encode("utf-8"), hashlib.sha256).hexdigest()
+
+    def url(self, session_id: str, state: ShopState) -> str:
+        """A signed link to `state` in a session (what a trajectory viewer or a test may open)."""
+        link = f"/shop/{session_id}?{state_query(state)}"
+        return f"{link}&sig={self.sign(link)}"
 
     def set_session(self, session_id: str, shop: Shop, instruction: str, scorer: Scorer) -> None:
         with self._lock:
@@ -74,18 +100,35 @@ class ShopApp:
         if session is None:
             return _respond(start_response, "404 Not Found", "No such session.")
         query = query_of(parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True))
+        base = f"/shop/{parts[1]}"
         try:
             if len(parts) == 3:
                 state = session.shop.search(ShopState(), query.get("search_query", ""))
             else:
                 state = ShopState.from_query(query)
+                refusal = self._refusal(base, state, query.get("sig", ""))
+                if refusal:
+                    return _respond(start_response, "403 Forbidden", refusal)
                 if state.page in ("item", "item_sub", "done"):
                     session.shop.product(state.asin)
             reward = session.scorer(state) if state.page == "done" else 0.0
-            html = render_page(session.shop, state, instruction=session.instruction, base=f"/shop/{parts[1]}", reward=reward)
+            html = render_page(session.shop, state, instruction=session.instruction, base=base, reward=reward,
+                               sign=self.sign)
         except ShopActionError as error:
             return _respond(start_response, "400 Bad Request", str(error))
         return _respond(start_response, "200 OK", html, content_type="text/html; charset=utf-8")
+
+
+    def _refusal(self, base: str, state: ShopState, signature: str) -> str:
+        """Why a state request is refused ("" when it is served)."""
+        if self.read_only:
+            return "This shop is read-only: nothing can be bought here." if state.page == "done" else ""
+        if state.page == "search":
+            return ""
+        expected = self.sign(f"{base}?{state_query(state)}")
+        if not hmac.compare_digest(expected, signature):
+            return "This link was not made by this shop (missing or wrong signature)."
+        return ""
 
 
 def _respond(start_response: Callable[..., Any], status: str, body: str, extra: list[tuple[str, str]] | None = None,
