@@ -13,6 +13,7 @@ from lumos_envs.metrics_sql import SQL_REWARDS, SqlRewardName, sql_reward
 from lumos_envs.sql.backends import BACKENDS, SqlDatabase, open_database
 from lumos_envs.sql.catalog import DumpSource
 from lumos_envs.sql.results import Row, normalize_value
+from lumos_envs.sql.statements import check_statement
 from lumos_envs.tasks.base import Task
 from lumos_envs.tasks.sql_tasks import task_metadata
 
@@ -45,9 +46,11 @@ class SqlEnv(LumosEnv):
 
     ## Observation Space
     `UnicodeText(0, 200000)`: the question on reset; then each statement's rows as a list of
-    tuples with the row count, at most `max_rows_shown` rows (`[('Delta',)] (1 row)`, or
-    `[...] (57 rows, first 20 shown)`), or an error message (a refused write, a syntax error,
-    the time limit).
+    tuples with the row count, at most `max_rows_shown` rows of a query (`[('Delta',)] (1 row)`,
+    or `[...] (57 rows, first 20 shown)`), or an error message (a refused write, a syntax error,
+    the time limit). SHOW TABLES and DESCRIBE show every row (InterCode shows whole results),
+    within `max_output_chars`, so an observer sees every name a query may use: the widest
+    Spider table (`wta_1.qualifying_matches`, 50 columns) describes in 2,253 characters.
 
     ## Rewards
     0 on every step but the last. On `Answer(...)`, the submitted rows against the gold query's
@@ -90,7 +93,8 @@ class SqlEnv(LumosEnv):
     started by `lumos mariadb start`; default `$LUMOS_MARIADB_DIR`), `max_rows_shown=20`,
     `reward` (`"auto"`, `"intercode"` or `"lumos"`; `"auto"`: InterCode's on `spider` tasks,
     lumos's on the others), `literal_answers=False`, `max_steps=20`, `tool_timeout_s=2.0` (time
-    limit of one statement), `max_output_chars=2000`, `reveal_gold=False`.
+    limit of one statement), `max_output_chars=4000` (higher than other envs' 2000: see the
+    Observation Space), `reveal_gold=False`.
 
     ## Version History
     - v0: initial version; `spider:` tasks score with InterCode's exact reward, literal answers
@@ -124,7 +128,8 @@ class SqlEnv(LumosEnv):
         self.mariadb_dir = mariadb_dir or os.environ.get("LUMOS_MARIADB_DIR")
         self.max_rows_shown = max_rows_shown
         self.statement_timeout_s = float(kwargs.get("tool_timeout_s", 2.0))
-        self._output_limit = int(kwargs.get("max_output_chars", 2000))
+        kwargs.setdefault("max_output_chars", DEFAULT_MAX_OUTPUT_CHARS)
+        self._output_limit = int(kwargs["max_output_chars"])
         self._databases: dict[tuple[str, str], SqlDatabase] = {}
         self._rows_by_text: dict[str, tuple[Row, ...]] = {}
         self._gold_rows: dict[str, tuple[Row, ...] | str] = {}
@@ -136,8 +141,9 @@ class SqlEnv(LumosEnv):
         @tool(name="SQL", interface=SQL_INTERFACE)
         def sql(statement: str) -> str:
             """Run one read-only statement on the task's database; returns its rows as text."""
-            result = env._database().run(statement)
-            text = env._render(result)
+            checked = check_statement(statement)
+            result = env._database().execute(checked)
+            text = env._render(result, schema=checked.kind in SCHEMA_KINDS)
             env._rows_by_text[text] = result.rows
             return text
 
@@ -224,9 +230,10 @@ class SqlEnv(LumosEnv):
                 self._gold_rows[task.id] = f"gold query failed: {error}"
         return self._gold_rows[task.id]
 
-    def _render(self, result: Any) -> str:
-        """Rows as text that fits the executor's output cap (so `Answer(Rk)` finds the rows)."""
-        shown = self.max_rows_shown
+    def _render(self, result: Any, *, schema: bool = False) -> str:
+        """Rows as text that fits the executor's output cap (so `Answer(Rk)` finds the rows);
+        schema statements (`schema=True`) are not cut to `max_rows_shown`."""
+        shown = max(len(result.rows), 1) if schema else self.max_rows_shown
         text = result.render(shown)
         while len(text) > self._output_limit and shown > 1:
             shown //= 2
@@ -236,6 +243,11 @@ class SqlEnv(LumosEnv):
             text = text[: self._output_limit - len(note)] + note
         return text
 
+
+DEFAULT_MAX_OUTPUT_CHARS = 4000
+"""SQL's default output cap: room for the widest Spider DESCRIBE (2,253 characters)"""
+SCHEMA_KINDS = ("show_tables", "describe")
+"""statement kinds shown in full (every table and column name an observer may need)"""
 
 GOLD_RERUNS_ON_MISMATCH = 4
 """fresh runs of a nondeterministic gold query an answer may match (MariaDB back-end)"""

@@ -6,6 +6,7 @@ from typing import Protocol
 
 from lumos_envs.sql.catalog import DumpSource
 from lumos_envs.sql.results import QueryResult
+from lumos_envs.sql.statements import Statement
 
 BACKENDS = ("sqlite", "mariadb")
 
@@ -15,6 +16,10 @@ class SqlDatabase(Protocol):
 
     def run(self, text: str) -> QueryResult:
         """Check and run one statement; raises `ToolError` (refused, failed, timed out)."""
+        ...
+
+    def execute(self, statement: Statement) -> QueryResult:
+        """Run a statement `statements.check_statement` has checked; raises `ToolError`."""
         ...
 
     def close(self) -> None: ...
