@@ -18,7 +18,7 @@ from flask import Flask, Response, abort, render_template, request
 
 from rollouts.viewer.catalog import Catalog, LoadedRun, PathRefused, is_live, refuse_traversal
 from rollouts.viewer.views import (
-    LOGPROB_BUCKETS, EpisodeFilter, ImageRenderer, TokenizerCache, compare_runs, count_changes, filter_choices,
+    LOGPROB_BUCKETS, EpisodeFilter, ImageRenderer, TokenizerCache, compare_runs, count_changes, filter_choices, first_divergence,
     generation_tokens, gold_plan, matching_episodes, step_lanes, suite_lines,
 )
 
@@ -85,7 +85,7 @@ def create_app(catalog: Catalog, *, refresh_s: int = 5) -> Flask:
         live = [r.file.label for r in runs if is_live(r.file.path)]
         return render_template(
             "runs.html", runs=runs, lines=lines, chosen=chosen, choices=filter_choices(runs), shown=shown, total=total,
-            live=live, refresh_s=refresh_s if live else 0, compare_a=request.args.get("a", ""), compare_b=request.args.get("b", ""),
+            live=live, refresh_s=refresh_s if live else 0, compare=_default_pair(runs),
         )
 
     @app.get("/episode")
@@ -128,11 +128,25 @@ def create_app(catalog: Catalog, *, refresh_s: int = 5) -> Flask:
                 trajectory = run.trajectory(row.index) if row is not None else None
                 pair.append((run, row, trajectory, step_lanes(run, trajectory, tokenizers) if trajectory else []))
         live = any(is_live(r.file.path) for r in (a, b))
+        diverge = first_divergence(pair[0][2], pair[1][2]) if pair and pair[0][2] and pair[1][2] else None
         return render_template("compare.html", a=a, b=b, tasks=tasks[:COMPARE_SHOWN], total=len(tasks),
-                               counts=count_changes(tasks), picked=picked, selected=selected, pair=pair,
+                               counts=count_changes(tasks), picked=picked, selected=selected, pair=pair, diverge=diverge,
                                refresh_s=refresh_s if live else 0)
 
     return app
+
+
+def _default_pair(runs: list[LoadedRun]) -> tuple[str, str]:
+    """What the compare form offers first: the same suite file in two run folders (two evals of
+    one suite), else the first two readable files."""
+    readable = [r for r in runs if not r.problem]
+    for index, a in enumerate(readable):
+        name = a.file.label.rsplit("/", 1)[-1]
+        for b in readable[index + 1:]:
+            if b.file.label.rsplit("/", 1)[-1] == name and b.file.folder != a.file.folder:
+                return a.file.file_id, b.file.file_id
+    ids = [r.file.file_id for r in readable[:2]]
+    return (ids + ["", ""])[0], (ids + ["", ""])[1]
 
 
 def _run(catalog: Catalog, file_id: str) -> LoadedRun:

@@ -209,8 +209,9 @@ def step_lanes(run: LoadedRun, trajectory: Trajectory, tokenizers: "TokenizerCac
 
 
 def gold_plan(trajectory: Trajectory) -> list[str]:
-    """The gold plan's subgoals where the file stores one (`gold` on the trajectory or in `metrics`' neighbours)."""
-    gold = getattr(trajectory, "gold", None)
+    """The gold plan's subgoals where the file stores one (a `gold` field, or under `extra` where a
+    newer minor schema version added it); today's engine stores none."""
+    gold = getattr(trajectory, "gold", None) or (getattr(trajectory, "extra", None) or {}).get("gold")
     if not isinstance(gold, Mapping):
         return []
     plan = gold.get("plan")
@@ -370,6 +371,17 @@ def compare_runs(a: LoadedRun, b: LoadedRun) -> list[ComparedTask]:
     tasks = [ComparedTask(k, left.get(k), right.get(k)) for k in dict.fromkeys([*left, *right])]
     order = {"broken": 0, "fixed": 1, "reward changed": 2, "only in A": 3, "only in B": 3, "same": 4}
     return sorted(tasks, key=lambda t: (order[t.change], t.key))
+
+
+def first_divergence(a: Trajectory, b: Trajectory) -> int | None:
+    """The first step at which two episodes of one task differ (action or observation), or None."""
+    for index in range(max(len(a.steps), len(b.steps))):
+        if index >= len(a.steps) or index >= len(b.steps):
+            return index
+        left, right = a.steps[index], b.steps[index]
+        if (left.action, left.observation) != (right.action, right.observation):
+            return index
+    return None
 
 
 def count_changes(tasks: Iterable[ComparedTask]) -> dict[str, int]:

@@ -167,6 +167,29 @@ def test_tokens_decoded_with_the_recorded_tokenizer_or_shown_as_ids(tmp_path):
     assert f">{ids[0]}<" in shown_as_ids
 
 
+def test_v2_prompt_ids_give_the_feedback_turn_and_gold_plans_show(tmp_path):
+    from agents.backends.tiny import train_tokenizer
+
+    if "prompt_ids" not in GenerationRecord.__dataclass_fields__:
+        pytest.skip("this store has no prompt_ids (schema v1)")
+    feedback = "The executed result for Subgoal 1 is 5. Should we stop planning?"
+    tokenizer = train_tokenizer([feedback] * 4, vocab_size=300)
+    tokenizer.save_pretrained(tmp_path / "tok")
+    delta = tokenizer(feedback, add_special_tokens=False)["input_ids"]
+    first = GenerationRecord(role="planner", text="Subgoal 1: Add the apples.", prompt_ids=[1, 2, 3])
+    later = GenerationRecord(role="planner", text="Yes, I will stop planning.", prompt_ids=delta, prompt_ids_keep=9)
+    trajectory = _trajectory("t1", generations=[first])
+    trajectory.steps[1].generations = [later]
+    trajectory.extra = {"gold": {"plan": {"subgoals": [{"text": "Add the apples.", "actions": ["R1 = Calculator(2 + 3)"]}]}}}
+    models = {"planner": {"name": "tiny", "path": str(tmp_path / "tok"), "tokenizer": str(tmp_path / "tok")}}
+    _write(tmp_path / "runs" / "v2.jsonl", [trajectory], {"agent_info": {"models": models}})
+    page = _client(tmp_path / "runs").get("/episode?f=0/v2.jsonl&n=0", headers=HOST).data.decode()
+    assert html.escape(feedback, quote=True) in page and "rebuilt" not in page
+    assert "Gold plan" in page and "Add the apples.  →  R1 = Calculator(2 + 3)" in page
+    tokens = _client(tmp_path / "runs").get("/tokens?f=0/v2.jsonl&n=0", headers=HOST).data.decode()
+    assert "keeps 9 ids of the previous turn" in tokens and 'class="tok prompt"' in tokens
+
+
 def test_multimodal_image_is_rerendered_from_the_task(tmp_path):
     from lumos_envs.tasks.registry import load_tasks
 

@@ -4,6 +4,7 @@ outside the given folders refused. Screenshots go to the test's temp folder and 
 
 from __future__ import annotations
 
+import base64
 import os
 import shutil
 import tempfile
@@ -76,10 +77,12 @@ def browser():
 
 
 def _shot(driver, tmp_path: Path, name: str) -> None:
-    height = driver.execute_script("return document.documentElement.scrollHeight")
-    driver.set_window_size(1400, min(max(int(height), 700), 2400))
+    """The whole page (up to 3,000 px tall) through the DevTools protocol, as a window cannot grow past the screen."""
+    width, height = driver.execute_script("return [document.documentElement.scrollWidth, document.documentElement.scrollHeight]")
+    clip = {"x": 0, "y": 0, "width": int(width), "height": min(int(height), 3000), "scale": 1}
+    shot = driver.execute_cdp_cmd("Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True, "clip": clip})
     path = tmp_path / f"{name}.png"
-    driver.save_screenshot(str(path))
+    path.write_bytes(base64.b64decode(shot["data"]))
     SHOTS.mkdir(exist_ok=True)
     shutil.copy(path, SHOTS / path.name)
 
@@ -113,7 +116,7 @@ def test_runs_episode_and_compare_pages_show_the_trajectory(site, browser, tmp_p
     text = _text(browser)
     rows = browser.find_elements("css selector", "table.compare-table tbody tr")
     assert "broken" in rows[0].text and episodes[1].key.task_id in rows[0].text  # changed outcome listed first
-    assert "Side by side" in text
+    assert "Side by side" in text and f"part at step {len(episodes[1].steps) - 1}" in text
     second = episodes[1].steps[0]
     assert second.subgoal in text and second.action in text and second.observation in text
     _shot(browser, tmp_path, "compare")
