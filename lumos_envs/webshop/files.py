@@ -21,7 +21,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
-from lumos_envs.webshop.catalog import Catalog, CatalogSpec, ListCatalog, Product, Review
+from lumos_envs.webshop.products import Catalog, CatalogSpec, ListCatalog, Product, Review
 from lumos_envs.webshop.vocab import department_of
 
 _WORD = re.compile(r"[a-z0-9][a-z0-9'\-]*")
@@ -60,8 +60,8 @@ def parse_pricing(pricing: Any) -> list[float]:
     return values[:2] or [100.0]
 
 
-def load_webshop_catalog(spec: CatalogSpec) -> ListCatalog:
-    """Read a products file (and its attributes file) into a catalog."""
+def load_webshop_catalog(spec: CatalogSpec, fingerprint: str = "") -> ListCatalog:
+    """Read a products file (and its attributes file) into a catalog (`fingerprint`: its content key)."""
     products_path = Path(spec.products_path)
     attributes_path = Path(spec.attributes_path) if spec.attributes_path else find_file(products_path.parent, "items_ins_v2*.json")
     rows = read_json(products_path, list)
@@ -107,7 +107,7 @@ def load_webshop_catalog(spec: CatalogSpec) -> ListCatalog:
     type_words = frozenset(
         w for p in products for level in p.product_category.split("›")[-1:] + [p.query] for w in _WORD.findall(level.lower()) if len(w) > 2
     )
-    return ListCatalog(products, spec.to_str(), type_words)
+    return ListCatalog(products, spec.to_str(), type_words, fingerprint)
 
 
 def export_webshop_files(catalog: "Catalog", folder: Path, *, limit: int | None = None, seed: int = 0) -> Path:

@@ -9,13 +9,18 @@ rebuilt alone, nothing but the search index ever holds the whole catalog.
 from __future__ import annotations
 
 import random
+import re
 import zlib
+from dataclasses import dataclass
 from functools import lru_cache
 
-from lumos_envs.webshop.catalog import CatalogSpec, Product, Review
+from lumos_envs.webshop.products import CatalogSpec, Product, Review
 from lumos_envs.webshop.vocab import DEPARTMENT_NAMES, ProductType, WebShopVocabulary, load_vocabulary
 
-GENERATOR_VERSION = "1"
+GENERATOR_VERSION = "2"
+"""part of every cache key of a generated catalog (v2: options from the type's option family)"""
+_PRODUCT_SEED = "1"
+"""the products' random streams (kept, so titles and prices stay what they were)"""
 
 _ASIN_SPACE = 36**9
 _ASIN_STEP = 2_147_483_647  # prime, so i -> asin is a bijection on the 9-digit base-36 space
@@ -26,14 +31,72 @@ COLORS = ("black", "white", "navy", "gray", "red", "blue", "green", "pink", "bei
           "ivory", "khaki", "olive", "burgundy", "teal", "coral", "silver", "gold", "multicolor")
 APPAREL_SIZES = ("x-small", "small", "medium", "large", "x-large", "xx-large")
 SHOE_SIZES = ("6", "6.5", "7", "7.5", "8", "8.5", "9", "9.5", "10", "11", "12")
-_SIZES = {
-    "beauty": ("1 fl oz", "3.4 fl oz", "8 ounce", "16 ounce", "pack of 3", "travel size"),
-    "electronics": ("standard", "pro", "mini", "2 pack", "with case"),
-    "food": ("pack of 1", "pack of 6", "pack of 12", "12 ounce", "2 pound"),
-    "furniture": ("16x20 inch", "24x36 inch", "small", "large", "queen", "king"),
-}
 FLAVORS = ("chocolate", "vanilla", "strawberry", "original", "sea salt", "honey", "mint", "caramel", "lemon")
-_SHOE_WORDS = ("shoe", "sneaker", "boot", "sandal", "pump", "loafer", "slipper", "flat", "oxford", "heel")
+_FOOD_SIZES = ("pack of 1", "pack of 6", "pack of 12", "12 ounce", "2 pound")
+
+
+@dataclass(frozen=True)
+class OptionFamily:
+    """The option groups of product types whose name has one of `keywords` (e.g. `shampoo`)."""
+
+    name: str
+    keywords: tuple[str, ...]
+    groups: tuple[tuple[str, tuple[str, ...]], ...]
+    """(option name, the values products of these types may offer)"""
+
+
+OPTION_FAMILIES: tuple[OptionFamily, ...] = (
+    OptionFamily("shoes", ("shoe", "sneaker", "boot", "sandal", "pump", "loafer", "slipper", "flats", "oxford", "mule",
+                           "footwear"), (("color", COLORS), ("size", SHOE_SIZES))),
+    OptionFamily("furniture", ("rack", "table", "cabinet", "desk", "stool", "bookcase", "ottoman", "armoire", "chair",
+                               "sofa", "vanities", "hall tree", "stand", "furniture", "island", "nightstand", "dining set",
+                               "living room set"), (("color", COLORS),)),
+    OptionFamily("bedding", ("mattress", "bedframe", "beds", "blanket"),
+                 (("color", COLORS), ("size", ("twin", "full", "queen", "king")))),
+    OptionFamily("pillows", ("pillow",), (("color", COLORS), ("size", ("16x16 inch", "18x18 inch", "20x20 inch")))),
+    OptionFamily("food", ("applesauce", "fruit", "beverage", "breakfast", "candy", "chocolate", "chees", "deli", "food",
+                          "frozen", "granola", "meat", "seafood", "snack", "cracker", "pantry", "wasabi", "raisin",
+                          "meal kit", "milks"), (("flavor name", FLAVORS), ("size", _FOOD_SIZES))),
+    OptionFamily("apparel", ("shirt", "t-shirt", "tee", "top", "blouse", "dress", "pant", "jean", "short", "hoodie",
+                             "sweater", "jacket", "coat", "vest", "suit", "blazer", "polo", "henley", "underwear",
+                             "lingerie", "lounge", "activewear", "swimsuit", "jumpsuit", "socks"),
+                 (("color", COLORS), ("size", APPAREL_SIZES))),
+    OptionFamily("fragrance", ("fragrance", "perfume", "deodorant"), (("size", ("1 fl oz", "1.7 fl oz", "3.4 fl oz")),)),
+    OptionFamily("liquids", ("shampoo", "conditioner", "oil", "cream", "lotion", "body care", "scrub", "mask",
+                             "makeup remover", "toothpaste", "hair coloring", "hair loss", "styling products"),
+                 (("size", ("2 fl oz", "3.4 fl oz", "8 fl oz", "16 fl oz", "pack of 2")),)),
+    OptionFamily("containers", ("container", "bottle", "jar"), (("color", COLORS), ("size", ("1 fl oz", "3.4 fl oz", "8 ounce", "pack of 3")))),
+    OptionFamily("hairpieces", ("wig", "extension"), (("color", COLORS), ("size", ("14 inch", "18 inch", "22 inch")))),
+    OptionFamily("makeup", ("lip", "eyes makeup", "palette", "nail"), (("color", COLORS),)),
+    OptionFamily("candles", ("candle",), (("color", COLORS), ("scent", ("unscented", "lavender", "vanilla", "citrus", "eucalyptus")))),
+    OptionFamily("tools", ("brush", "tool", "cutting", "shave", "hair removal", "floss", "toothpick", "tongue", "orthodontic",
+                           "piercing", "swab", "bath"), (("color", COLORS), ("style", ("standard", "travel", "professional")))),
+    OptionFamily("wall", ("art", "mirror", "window covering", "plant"),
+                 (("color", COLORS), ("size", ("16x20 inch", "24x36 inch", "36x48 inch")))),
+    OptionFamily("cables", ("cable", "charger", "power protection"), (("color", COLORS), ("size", ("3 ft", "6 ft", "10 ft")))),
+    OptionFamily("devices", ("headphone", "headset", "speaker", "camera", "projector", "soundbar", "receiver", "player",
+                             "recorder", "tv", "television", "video", "surveillance", "wearable", "lens", "tripod",
+                             "binocular", "booster", "turntable", "streaming", "virtual reality", "printer", "flashes",
+                             "mount", "multiroom", "surround"), (("color", COLORS), ("style", ("standard", "pro", "bundle")))),
+    OptionFamily("accessories", ("accessories", "protector", "bags", "cases"), (("color", COLORS),)),
+)
+"""option groups by product type, first match on the type's name wins (so `coat racks` is furniture,
+not a coat, and hair-cutting tools come in colours and styles, never in `3.4 fl oz`)"""
+DEFAULT_FAMILY = OptionFamily("default", (), (("color", COLORS),))
+"""for types no family names (`online game services`): colours only"""
+
+
+@lru_cache(maxsize=4096)
+def option_family(type_name: str) -> OptionFamily:
+    """The option family of a product type: the first whose keyword starts a word of the type's name
+    (`chandeliers` holds `deli`, `snack crackers` holds `rack`, neither at a word's start)."""
+    lowered = type_name.lower()
+    for family in OPTION_FAMILIES:
+        if any(re.search(rf"(?<![a-z']){re.escape(word)}", lowered) for word in family.keywords):
+            return family
+    return DEFAULT_FAMILY
+
+
 _PRICES = {"beauty": (4, 60), "electronics": (8, 250), "fashion": (6, 90), "food": (3, 45), "furniture": (15, 300)}
 _SYLLABLES = ("ka", "lo", "mi", "ra", "ven", "tor", "sil", "an", "bel", "cor", "da", "el", "fin", "gra",
               "hal", "is", "jun", "lum", "mer", "nor", "ox", "pel", "qui", "ros", "sun", "tal", "ul", "vi")
@@ -52,6 +115,7 @@ class GeneratedCatalog:
         self.config = spec
         self.spec = spec.to_str()
         self.vocabulary = vocabulary or load_vocabulary()
+        self.fingerprint = f"generated-{GENERATOR_VERSION}-{self.vocabulary.fingerprint}"
         self._get = lru_cache(maxsize=8192)(self._build)
 
     def __len__(self) -> int:
@@ -97,7 +161,7 @@ class GeneratedCatalog:
         return ((self.config.seed + 1) * 0x9E3779B97F4A7C15) % _ASIN_SPACE
 
     def _rng(self, index: int) -> random.Random:
-        return random.Random(f"webshop-product-{GENERATOR_VERSION}-{self.config.seed}-{index}")
+        return random.Random(f"webshop-product-{_PRODUCT_SEED}-{self.config.seed}-{index}")
 
     def _build(self, index: int) -> Product:
         rng = self._rng(index)
@@ -147,19 +211,12 @@ def _title(text: str) -> str:
 
 
 def _options(rng: random.Random, kind: ProductType) -> dict[str, tuple[str, ...]]:
-    """Option names and values: chosen per product type (stable), values drawn per product."""
-    department = kind.department
-    layout = zlib.crc32(kind.name.encode()) % 4
-    names: list[tuple[str, tuple[str, ...]]] = []
-    if department == "fashion":
-        sizes = SHOE_SIZES if any(w in kind.name for w in _SHOE_WORDS) else APPAREL_SIZES
-        names = [("color", COLORS), ("size", sizes)] if layout else [("size", sizes)]
-    elif department == "food":
-        names = [("flavor name", FLAVORS), ("size", _SIZES["food"])] if layout else [("flavor name", FLAVORS)]
-    else:
-        names = [[], [("color", COLORS)], [("size", _SIZES[department])], [("color", COLORS), ("size", _SIZES[department])]][layout]
+    """Option groups from the type's family (which groups: stable per type), values drawn per product."""
+    groups = option_family(kind.name).groups
+    if len(groups) > 1 and zlib.crc32(kind.name.encode()) % 4 == 0:
+        groups = groups[1:]  # a quarter of the types show no colour choice
     options: dict[str, tuple[str, ...]] = {}
-    for name, values in names:
+    for name, values in groups:
         chosen = set(rng.sample(values, rng.randint(2, min(5, len(values)))))
         options[name] = tuple(v for v in values if v in chosen)
     return options

@@ -21,7 +21,7 @@ from typing import Any, Mapping, Sequence
 from lumos_envs.domains import Domain
 from lumos_envs.metrics_webshop import NO_PRICE_CAP, GoalSpec
 from lumos_envs.tasks.base import GoldPlan, Task
-from lumos_envs.webshop.catalog import Product
+from lumos_envs.webshop.products import Product
 
 PRICE_RANGE = tuple(10.0 * i for i in range(1, 100))
 """WebShop's price-cap steps"""

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from lumos_envs.cache import cached_build, content_key, shared_state
-from lumos_envs.webshop.catalog import Catalog
+from lumos_envs.webshop.products import Catalog
 
 logger = logging.getLogger(__name__)
 
@@ -51,7 +51,7 @@ class ProductIndex:
 
 def get_index(catalog: Catalog) -> ProductIndex:
     """The shared, disk-cached index of `catalog`."""
-    key = content_key(catalog.spec, version=INDEX_VERSION)
+    key = content_key(catalog.spec, catalog.fingerprint, version=INDEX_VERSION)
     folder = cached_build("webshop_index", key, lambda tmp: build_index(catalog, tmp))
     return shared_state("webshop_index", key, lambda: ProductIndex(folder))
 

@@ -11,6 +11,7 @@ from lumos_envs.envs.base import LumosEnv, TaskArgument
 from lumos_envs.envs.webshop.frontends import BrowserFrontEnd, FrontEnd, TextFrontEnd
 from lumos_envs.envs.webshop.pages import page_view
 from lumos_envs.envs.webshop.state import BUY_NOW, PREV_PAGE, Shop, ShopActionError, ShopState
+from lumos_envs.envs.webshop.tools import make_webshop_tools
 from lumos_envs.execution.executor import ExecutionOutcome
 from lumos_envs.execution.tool import Tool
 from lumos_envs.metrics_webshop import PurchasedSpec, noun_finder, options_of, webshop_reward
@@ -126,8 +127,6 @@ class WebShopEnv(LumosEnv):
         self._embedder: Any = None
 
     def make_tools(self) -> Sequence[Tool]:
-        from lumos_envs.envs.webshop.tools import make_webshop_tools
-
         return make_webshop_tools(self)
 
     @property

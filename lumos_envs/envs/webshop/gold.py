@@ -25,7 +25,7 @@ from lumos_envs.cache import content_key, shared_state
 from lumos_envs.envs.webshop.pages import render_page, visible_texts
 from lumos_envs.envs.webshop.state import BUY_NOW, NEXT_PAGE, PREV_PAGE, Shop, ShopState
 from lumos_envs.tasks.base import GoldPlan, GoldSubgoal
-from lumos_envs.webshop.catalog import Catalog
+from lumos_envs.webshop.products import Catalog
 from lumos_envs.webshop.observer import (
     ShownItem, ShownResult, choose_options, fits, rank_results, search_query, title_coverage,
 )
@@ -46,7 +46,7 @@ BUY_SUBGOAL = "Buy this item by selecting its relevant features."
 def scratch_shop(catalog: Catalog) -> Shop:
     """The process-wide shop the observer plays in for `catalog` (its own search memo, same pages)."""
     index = get_index(catalog)  # shared_state's lock is not reentrant: load the index first
-    return shared_state("webshop_gold_shop", content_key(catalog.spec, version="gold-shop-1"), lambda: Shop(catalog, index))
+    return shared_state("webshop_gold_shop", content_key(catalog.spec, catalog.fingerprint, version="gold-shop-1"), lambda: Shop(catalog, index))
 
 
 def read_results(html: str) -> tuple[list[ShownResult], bool]:

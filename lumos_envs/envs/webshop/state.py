@@ -17,7 +17,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field, replace
 from typing import Literal, Mapping
 
-from lumos_envs.webshop.catalog import Catalog, Product
+from lumos_envs.webshop.products import Catalog, Product
 from lumos_envs.webshop.search import SEARCH_RETURN_N, ProductIndex
 
 PageKind = Literal["search", "results", "item", "item_sub", "done"]

@@ -13,17 +13,33 @@ with all-MiniLM-L6-v2 (`lumos_envs.embedding.default_embedder`).
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Sequence
+from typing import Any, Protocol, Sequence
 
 import numpy as np
 
 from lumos_envs.execution.errors import ToolError
 from lumos_envs.execution.tool import Tool, tool
-from lumos_envs.envs.webshop.state import BUY_NOW, ShopActionError
+from lumos_envs.envs.webshop.frontends import FrontEnd
+from lumos_envs.envs.webshop.state import BUY_NOW, Shop, ShopActionError
 
 
-if TYPE_CHECKING:
-    from lumos_envs.envs.webshop.env import WebShopEnv
+class ShopToolHost(Protocol):
+    """What the tools use of their env (`WebShopEnv` is one); a protocol, so this module never
+    imports the env that imports it."""
+
+    frontend: FrontEnd
+    shop: Shop
+    num_search_items: int
+    num_features: int
+    _retrieved: dict[str, list[str]]
+
+    @property
+    def embedder(self) -> Any: ...
+
+    def page_text(self) -> str: ...
+
+    def _require_open(self) -> None: ...
+
 
 # LUMOS defines only the signatures of its WebShop actions (spec/lumos_formats.md); they are the
 # interface strings verbatim, with no invented descriptions.
@@ -37,7 +53,7 @@ MAX_PICK_ITEMS = 50
 _ASIN = re.compile(r"(?<![A-Za-z0-9])[Bb][0-9A-Za-z]{9}(?![A-Za-z0-9])")
 
 
-def make_webshop_tools(env: "WebShopEnv") -> Sequence[Tool]:
+def make_webshop_tools(env: ShopToolHost) -> Sequence[Tool]:
     """The tools of one env, in LUMOS's order, then WebShop's bracket actions."""
 
     def act(fn, *args):  # type: ignore[no-untyped-def]
@@ -130,7 +146,7 @@ def _split_features(text: str) -> list[str]:
     return list(dict.fromkeys(p.strip() for p in text.split(",") if p.strip()))[:MAX_FEATURES_IN]
 
 
-def _similarity(env: "WebShopEnv", query: str, texts: list[str]) -> np.ndarray:
+def _similarity(env: ShopToolHost, query: str, texts: list[str]) -> np.ndarray:
     vectors = env.embedder.embed([query, *texts])
     return vectors[1:] @ vectors[0]
 

@@ -92,3 +92,28 @@ def test_malformed_products_file_names_the_problem(tmp_path):
     (tmp_path / "items_shuffle.json").write_text(json.dumps([{"name": "x"}]))
     with pytest.raises(ValueError, match="item 0 lacks field"):
         get_catalog(CatalogSpec(kind="webshop", products_path=str(tmp_path / "items_shuffle.json")))
+
+
+def test_options_fit_the_product_type():
+    from lumos_envs.webshop.generate import APPAREL_SIZES, DEFAULT_FAMILY, SHOE_SIZES, option_family
+
+    catalog = GeneratedCatalog(CatalogSpec(size=2000, seed=1))
+    seen_types = set()
+    for i in range(0, 2000, 3):
+        product = catalog[i]
+        family = option_family(product.query)
+        allowed = dict(family.groups)
+        assert set(product.options) <= set(allowed), (product.query, product.options)
+        for name, values in product.options.items():
+            assert set(values) <= set(allowed[name]), (product.query, name, values)
+        if any("fl oz" in v for values in product.options.values() for v in values):
+            assert family.name in ("liquids", "fragrance", "containers"), product.query
+        seen_types.add(product.query)
+    assert len(seen_types) > 100
+    # the example, and the families a few names must land in
+    assert all("fl oz" not in v for _, values in option_family("hair cutting tools").groups for v in values)
+    assert option_family("shampoo & conditioner").name == "liquids"
+    assert dict(option_family("women's pumps").groups)["size"] == SHOE_SIZES
+    assert dict(option_family("men's t-shirts & tanks").groups)["size"] == APPAREL_SIZES
+    assert option_family("coat racks").name == "furniture"  # not a coat
+    assert option_family("pendants and chandeliers") is DEFAULT_FAMILY  # `deli` inside a word is no food
