@@ -267,3 +267,19 @@ def test_a_growing_file_is_read_on_and_a_replaced_one_from_the_start(tmp_path):
     assert [r.task_id for r in replaced.rows] == ["t7", "t8", "t9"]
     with pytest.raises(LookupError, match="no episode 3"):
         replaced.trajectory(3)
+
+
+def test_lumos_view_serves_on_an_os_picked_port_and_prints_the_url(folder, capsys):
+    """`run_view` is what `lumos view` calls (COMMANDS, checked above); `main` itself would import every command."""
+    import urllib.request
+
+    from rollouts.viewer.cli import ViewConfig, run_view
+
+    assert run_view(ViewConfig(paths=[str(folder)], duration_s=0.3)) == 0
+    line = capsys.readouterr().out.strip()
+    assert line.startswith("lumos view: 2 trajectory files at http://127.0.0.1:") and line.endswith("(Ctrl-C stops)")
+    url = line.split(" at ", 1)[1].split()[0]
+    with pytest.raises(OSError):  # stopped after duration_s
+        urllib.request.urlopen(url, timeout=2)
+    with pytest.raises(ValueError, match="no such file or folder"):
+        run_view(ViewConfig(paths=[str(folder / "missing")]))
