@@ -17,8 +17,11 @@ under an authorizer on a read-only connection, and MariaDB under an account with
 
 from __future__ import annotations
 
+import logging
+import re
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Iterator, Literal
 
 from lumos_envs.execution.errors import ToolError
 from lumos_envs.sql.lexer import SqlLexError, Token, significant, tokenize
@@ -109,7 +112,8 @@ def _parse_one(text: str) -> Any:
     from sqlglot.errors import SqlglotError
 
     try:
-        trees = [t for t in sqlglot.parse(text, read="mysql") if t is not None]
+        with _quiet_sqlglot():
+            trees = [t for t in sqlglot.parse(text, read="mysql") if t is not None]
     except SqlglotError as error:
         raise StatementRefused(f"cannot parse the statement: {_parse_message(error)}") from None
     except RecursionError:
@@ -117,6 +121,19 @@ def _parse_one(text: str) -> Any:
     if len(trees) != 1:
         raise StatementRefused("one statement per action: split them into R1 = ...; R2 = ...")
     return trees[0]
+
+
+@contextmanager
+def _quiet_sqlglot() -> Iterator[None]:
+    """Keep sqlglot from logging a warning per odd statement (`DESCRIBE show` "falls back to a
+    Command"): agents write many, and the refusal message already says what is wrong."""
+    logger = logging.getLogger("sqlglot")
+    previous = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(previous)
 
 
 def _classify(text: str, tree: Any, words: list[Token]) -> Statement:
@@ -213,8 +230,16 @@ def _parse_message(error: Exception) -> str:
     if details:
         first = details[0]
         where = f" (line {first.get('line')}, column {first.get('col')})" if first.get("line") else ""
-        return f"{first.get('description') or 'syntax error'}{where}"
+        return f"{_TOKEN_REPR.sub(_token_words, first.get('description') or 'syntax error')}{where}"
     return str(error).split("\n")[0]
+
+
+_TOKEN_REPR = re.compile(r"<Token token_type: TokenType\.(\w+), text: (.*?), line: .*?>")
+
+
+def _token_words(match: re.Match[str]) -> str:
+    """sqlglot's `<Token token_type: ..., text: x, ...>` as `'x'` (or `the end of the statement`)."""
+    return "the end of the statement" if match.group(1) == "SENTINEL" else repr(match.group(2))
 
 
 def _short(word: str) -> str:

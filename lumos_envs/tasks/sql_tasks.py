@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any, Iterable
 
 from lumos_envs.sql.lexer import SqlLexError, significant, tokenize
+from lumos_envs.sql.statements import StatementRefused, check_statement
 from lumos_envs.tasks.base import GoldPlan, GoldSubgoal, Task
 
 
@@ -43,7 +44,16 @@ def sql_gold_plan(gold_sql: str, table_names: Iterable[str]) -> GoldPlan:
 
 
 def _ident(name: str) -> str:
-    return name if name.replace("_", "").isalnum() and not name[0].isdigit() else "`" + name.replace("`", "``") + "`"
+    """`name` as the DESCRIBE target: bare where that parses as the table (`airlines`), else in
+    backticks (a reserved word such as Spider's table `show`, or a name with odd characters)."""
+    bare = name.replace("_", "").isalnum() and not name[0].isdigit()
+    if bare:
+        try:
+            if check_statement(f"DESCRIBE {name}").table == name:
+                return name
+        except StatementRefused:
+            pass
+    return "`" + name.replace("`", "``") + "`"
 
 
 def task_metadata(task: Task) -> dict[str, Any]:
