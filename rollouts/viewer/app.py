@@ -14,7 +14,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, Response, abort, render_template, request
+from flask import Flask, Response, render_template, request
 
 from rollouts.viewer.catalog import Catalog, LoadedRun, PathRefused, is_live, refuse_traversal
 from rollouts.viewer.views import (
