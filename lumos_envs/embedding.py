@@ -35,9 +35,16 @@ class MiniLMEmbedder:
         from sentence_transformers import SentenceTransformer  # heavy: only when embedding is used
 
         self.model_path = Path(model_path) if model_path is not None else packaged_model_path()
+        self.device = device
         self.batch_size = batch_size
         self._model: Any = SentenceTransformer(str(self.model_path), device=device, local_files_only=True)
         self._lock = threading.Lock()
+
+    @property
+    def cache_id(self) -> str:
+        """Names these vectors in on-disk caches: the model folder and the device (vectors from
+        another device may differ in the last bits, and cached results must equal fresh ones)."""
+        return f"minilm:{self.model_path.resolve()}@{self.device}"
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """One L2-normalised float32 row per text."""
@@ -51,8 +58,10 @@ class MiniLMEmbedder:
         return np.asarray(vectors, dtype=np.float32)
 
 
-def default_embedder() -> MiniLMEmbedder:
-    """The process-wide packaged embedder (loaded on first use, then shared)."""
-    return shared_state("embedder", "all-MiniLM-L6-v2", MiniLMEmbedder)
+def default_embedder(device: str = "cpu") -> MiniLMEmbedder:
+    """The process-wide packaged embedder on `device` (`cpu`, `cuda`, `cuda:1`, `mps`; loaded on
+    first use, then shared by every tool on that device)."""
+    key = "all-MiniLM-L6-v2" if device == "cpu" else f"all-MiniLM-L6-v2@{device}"
+    return shared_state("embedder", key, lambda: MiniLMEmbedder(device=device))
 
 

@@ -35,7 +35,9 @@ from typing import Any, Literal, Sequence
 from lumos_envs.protocols import Generation
 
 from agents.backends.base import BackendError, Conversation
-from agents.prompts import GROUND_INSTRUCTION, PLAN_INSTRUCTION, lumos_eval_prompt, tulu_prompt
+from agents.backends.serialise import adds_special_tokens as _adds_special_tokens
+from agents.backends.serialise import format_conversation, record_prompt_style, resolve_prompt_style
+from agents.prompts import GROUND_INSTRUCTION, PLAN_INSTRUCTION
 
 logger = logging.getLogger(__name__)
 
@@ -73,10 +75,7 @@ class TransformersBackend:
         self.batch_size = batch_size
         self.name = name or str(getattr(model, "name_or_path", ""))
         self.record = dict(record or {})
-        if style == "auto":
-            has_template = bool(getattr(tokenizer, "chat_template", None))
-            style = "template" if has_template and "lumos" not in self.name.lower() else "tulu"
-        self.chat_format: PromptStyle = style
+        self.chat_format: PromptStyle = resolve_prompt_style(style, tokenizer, self.name)  # type: ignore[assignment]
         """the resolved prompt style"""
         self.prompts_cut = 0
         """conversations shortened to fit the model's context, so far"""
@@ -132,9 +131,7 @@ class TransformersBackend:
             raise ValueError(f"cannot load model {name_or_path}: {_first_line(error)}") from None
         if not device_map:
             model = model.to(device)
-        style = prompt_style or chat_format or (record.prompt_style if record and record.prompt_style != "auto" else None)
-        if style is None and record is not None and record.chat_format in ("tulu", "template"):
-            style = record.chat_format  # type: ignore[assignment]
+        style = prompt_style or chat_format or record_prompt_style(record)
         info = {"name": name_or_path, "path": path, "tokenizer": tokenizer or path}
         if record is not None:
             info["record"] = record.to_json()
@@ -144,18 +141,13 @@ class TransformersBackend:
 
     def format_chat(self, conversation: Conversation) -> str:
         """The prompt string for a conversation, ending where the assistant's turn starts."""
-        if self.chat_format == "tulu":
-            return tulu_prompt(conversation, eos=self.tokenizer.eos_token or "</s>")
-        if self.chat_format == "lumos-eval":
-            return lumos_eval_prompt(conversation)
-        messages = [{"role": m["role"], "content": m["content"]} for m in conversation]
-        return self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+        return format_conversation(conversation, self.chat_format, self.tokenizer)
 
     @property
     def adds_special_tokens(self) -> bool:
         """Whether prompt strings are tokenised with the tokenizer's special tokens (BOS): only the
         Tulu format relies on them; templates write their own and LUMOS's eval scripts add none."""
-        return self.chat_format == "tulu"
+        return _adds_special_tokens(self.chat_format)
 
     def encode(self, text: str) -> list[int]:
         """The ids of a prompt string, exactly as `generate` feeds them."""

@@ -8,9 +8,8 @@ from lumos_envs.domains import Domain
 from lumos_envs.envs.base import LumosEnv, TaskArgument
 from lumos_envs.execution.tool import Tool
 from lumos_envs.metrics_qa import qa_answer_metrics
-from lumos_envs.protocols import TextGenerator
 from lumos_envs.qa.corpus import Corpus, load_jsonl_corpus
-from lumos_envs.qa.reader import Reader
+from lumos_envs.qa.readers import DEFAULT_READER_TIMEOUT_S, ReaderArgument, make_reader
 from lumos_envs.tasks.base import Task, TaskSource
 
 
@@ -22,7 +21,7 @@ class QAEnv(LumosEnv):
     `WikipediaPage(Title)` handles), `ParagraphRetrieve(context, query)` (dense MiniLM paragraph
     ranking within those pages, returns `Paragraph(Title-k)` handles), `QA(context, query)` (a
     reader answers from the paragraphs' text: the bundled extractive reader, or an LLM through the
-    `TextGenerator` protocol), `Calculator(formula)` (arithmetic, comparisons such as `R7 < R8`
+    `TextGenerator` protocol, chosen by `reader=`), `Calculator(formula)` (arithmetic, comparisons such as `R7 < R8`
     give `True`/`False`) and `Code` (refused: lumos runs no generated code). The corpus is the bundled
     fictional world (default), the paragraphs of a HotpotQA/MuSiQue file, or a user's JSONL.
 
@@ -57,12 +56,20 @@ class QAEnv(LumosEnv):
     `tasks` (task source, list of `Task`, or spec such as `synthetic:qa_train`,
     `hotpotqa:PATH`, `musique:PATH`, `strategyqa:PATH?corpus=DOCS.jsonl`; default
     `synthetic:qa_train`), `corpus` (a `Corpus` or a JSONL path of `{"title", "text"}`; default:
-    the task source's own corpus, else the bundled world), `reader` (`"extractive"`, a `Reader`,
-    or a `TextGenerator` for the LLM reader), `dense=True` (MiniLM paragraph ranking; False: BM25),
-    `max_pages=2`, `max_paragraphs=1`, `max_steps=20`, `max_output_chars=2000`, `reveal_gold=False`.
+    the task source's own corpus, else the bundled world), `reader` (`"extractive"` default;
+    `"llm:smollm2"`, `"llm:PATH"` a local model, `"openai:URL#MODEL"` a server, resolved through
+    `lumos_envs.resolvers` once `agents` is imported; or a `Reader`, or a `TextGenerator` for
+    the LLM reader; strings are checked when the env is made and loaded at the first QA call),
+    `reader_timeout_s=60.0` (one LLM reader call runs in this process, not in the bounded
+    worker, and past this limit gives an error observation; `tool_timeout_s` does not apply to
+    it), `dense=True` (MiniLM paragraph ranking, pages embedded on demand and cached on disk;
+    False: BM25), `device="cpu"` (where MiniLM runs), `max_pages=2`, `max_paragraphs=2`,
+    `max_steps=20`, `max_output_chars=2000`, `reveal_gold=False`.
 
     ## Version History
-    - v0: initial version.
+    - v0: initial version. ParagraphRetrieve ranks by the query and the paragraphs alone (it no
+      longer adds the extractive reader's answer-type score) and returns 2 paragraphs by default
+      (was 1); readers are chosen by string.
     """
 
     domain = Domain.QA
@@ -74,24 +81,27 @@ class QAEnv(LumosEnv):
         tasks: TaskArgument = None,
         *,
         corpus: Corpus | str | None = None,
-        reader: str | Reader | TextGenerator = "extractive",
+        reader: ReaderArgument = "extractive",
+        reader_timeout_s: float = DEFAULT_READER_TIMEOUT_S,
         dense: bool = True,
+        device: str = "cpu",
         max_pages: int = 2,
-        max_paragraphs: int = 1,
+        max_paragraphs: int = 2,
         **kwargs: Any,
     ) -> None:
         from lumos_envs.tools.qa import QAToolConfig
 
         self._corpus_argument = corpus
-        self._reader_argument = reader
-        self._tool_config = QAToolConfig(max_pages=max_pages, max_paragraphs=max_paragraphs, dense=dense)
+        self._tool_config = QAToolConfig(max_pages=max_pages, max_paragraphs=max_paragraphs, dense=dense,
+                                         device=device, reader_timeout_s=reader_timeout_s)
+        self._reader = make_reader(reader, timeout_s=reader_timeout_s, device=device)
         super().__init__(tasks, **kwargs)
 
     def make_tools(self) -> Sequence[Tool]:
         from lumos_envs.tools.qa import QAToolbox
 
         corpus = resolve_corpus(self._corpus_argument, self.tasks)
-        self.toolbox = QAToolbox(corpus, make_reader(self._reader_argument), self._tool_config)
+        self.toolbox = QAToolbox(corpus, self._reader, self._tool_config)
         return self.toolbox.tools()
 
     @property
@@ -123,24 +133,6 @@ def resolve_corpus(corpus: Corpus | str | None, tasks: TaskSource) -> Corpus:
     from lumos_envs.tasks.synthetic_qa import bundled_corpus
 
     return bundled_corpus()
-
-
-def make_reader(reader: str | Reader | TextGenerator):  # noqa: ANN201 - a Reader or a factory of one
-    """The QA tool's reader: `"extractive"` (a factory, so the embedder loads on first QA call),
-    an object with `answer`, or a `TextGenerator` wrapped in the LLM reader."""
-    if isinstance(reader, str):
-        if reader != "extractive":
-            raise ValueError(f"reader must be 'extractive', a Reader or a TextGenerator, got {reader!r}")
-        from lumos_envs.qa.reader import ExtractiveReader
-
-        return ExtractiveReader.default
-    if hasattr(reader, "answer"):
-        return reader
-    if isinstance(reader, TextGenerator):
-        from lumos_envs.qa.llm import LLMReader
-
-        return LLMReader(reader)
-    raise TypeError(f"reader must be 'extractive', a Reader or a TextGenerator, got {type(reader).__name__}")
 
 
 def _source_corpus(tasks: TaskSource) -> Corpus | None:

@@ -2,27 +2,30 @@
 (ParagraphRetrieve), built once per corpus and shared.
 
 `PageIndex` ranks pages with `bm25s` over title and text (the title counted `TITLE_WEIGHT`
-times, so a page about the query outranks pages that mention it). `ParagraphIndex` holds one
-all-MiniLM-L6-v2 embedding per paragraph (`lumos_envs.embedding.default_embedder()`), each
-paragraph embedded with its page title, and ranks the paragraphs of the pages it is given by
-cosine similarity; without an embedder it ranks them with BM25 instead.
+times, so a page about the query outranks pages that mention it). `ParagraphIndex` ranks the
+paragraphs of the pages it is given by all-MiniLM-L6-v2 cosine similarity
+(`lumos_envs.embedding.default_embedder(device)`, each paragraph embedded with its page title)
+plus BM25; it embeds a page the first time one of its paragraphs is ranked, never the whole
+corpus up front. Without an embedder it ranks with BM25 alone.
 
-Both are built once per corpus content: on disk under `$LUMOS_CACHE` (bm25s's own `save`
-format; embeddings as a `.npy` array; no pickle), keyed by `Corpus.fingerprint()`, and in
-memory through `shared_state`, so every env instance in a process uses the same arrays.
+The BM25 indexes are built once per corpus content, on disk under `$LUMOS_CACHE` (bm25s's own
+`save` format) keyed by `Corpus.fingerprint()`; page embeddings are cached on disk per page
+content (`.npy`; no pickle). In memory, `shared_state` gives every env instance in a process the
+same indexes.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Sequence
 
 import numpy as np
 
-from lumos_envs.cache import cached_build, content_key, shared_state
+from lumos_envs.cache import cache_root, cached_build, content_key, shared_state
 from lumos_envs.protocols import Embedder
 from lumos_envs.qa.corpus import Corpus
 
@@ -36,8 +39,8 @@ MAX_PAGE_TEXT_CHARS = 4000
 """characters of page text that go into its BM25 document (the lead is what identifies a page)"""
 LEXICAL_WEIGHT = 0.5
 """weight of the (max-scaled) BM25 score added to the cosine similarity in paragraph ranking"""
-BOOST = 0.5
-"""weight of the caller's `boost(text)` score (0 to about 1) in paragraph ranking"""
+PAGE_VECTORS_KIND = "qa_page_vectors"
+"""cache folder of per-page paragraph embeddings"""
 MAX_QUERY_CHARS = 500
 """longer queries are cut before tokenising (model output can be long; queries are not)"""
 
@@ -97,22 +100,40 @@ class PageIndex:
         return _top(scores, k)
 
 
-@dataclass
 class ParagraphIndex:
-    """Dense embeddings of every paragraph of one corpus (rows as in `Corpus.paragraphs`)."""
+    """Paragraph ranking within given pages of one corpus: dense (MiniLM) plus BM25, or BM25 only.
 
-    corpus: Corpus
-    embeddings: np.ndarray | None
-    """(num_paragraphs, dim) float32, L2-normalised; None when ranking falls back to BM25"""
-    embedder: Embedder | None
-    bm25: Bm25
+    Dense vectors are made on demand: a `rank` call embeds the paragraphs of the candidates'
+    pages that are not embedded yet (one batch), keeps them in memory and on disk under
+    `$LUMOS_CACHE/qa_page_vectors/<key>/` (key: the embedder's `cache_id`, the page title and
+    its paragraphs, so an unchanged page is never embedded twice, in any corpus or process).
+    A Wikipedia-sized corpus thus costs nothing before the first call, and each call embeds at
+    most `max_context_pages` pages. The ranking is the same as over embeddings of the whole
+    corpus computed up front (`embeddings=`, still accepted, e.g. from a benchmark).
 
-    def rank(self, query: str, rows: Sequence[int], k: int, boost: Callable[[str], float] | None = None) -> list[int]:
+    Args:
+        corpus: the collection.
+        embeddings: optional precomputed `(num_paragraphs, dim)` rows; None embeds on demand.
+        embedder: the sentence embedder; None ranks with BM25 only.
+        bm25: BM25 over every paragraph (`paragraph_texts`).
+    """
+
+    def __init__(self, corpus: Corpus, embeddings: np.ndarray | None, embedder: Embedder | None, bm25: Bm25) -> None:
+        self.corpus = corpus
+        self.embeddings = embeddings
+        self.embedder = embedder
+        self.bm25 = bm25
+        self.pages_embedded = 0
+        """pages this index embedded itself (the disk cache missed), for tests and benchmarks"""
+        self._page_vectors: dict[int, np.ndarray] = {}
+        self._lock = threading.Lock()
+
+    def rank(self, query: str, rows: Sequence[int], k: int) -> list[int]:
         """The best `k` of the given paragraph rows for the query, best first.
 
         The score is the cosine similarity plus `LEXICAL_WEIGHT` times the BM25 score scaled to
-        [0, 1] over the candidates (BM25 alone without embeddings), plus `BOOST` times `boost(text)`
-        (the QA tool passes how well the paragraph holds an answer of the expected type).
+        [0, 1] over the candidates (BM25 alone without an embedder). It reads the query and the
+        paragraphs only, never a reader's notion of what answers the query.
         """
         if not rows:
             return []
@@ -120,15 +141,52 @@ class ParagraphIndex:
         lexical = self.bm25.scores(query)[candidates]
         if lexical.max(initial=0.0) > 0:
             lexical = lexical / lexical.max()
-        if self.embeddings is not None and self.embedder is not None:
+        if self.embedder is not None:
             vector = self.embedder.embed([query[:MAX_QUERY_CHARS]])[0]
-            scores = np.asarray(self.embeddings[candidates] @ vector, dtype=np.float32) + LEXICAL_WEIGHT * lexical
+            scores = np.asarray(self.vectors(candidates) @ vector, dtype=np.float32) + LEXICAL_WEIGHT * lexical
         else:
             scores = lexical
-        if boost is not None:
-            scores = scores + BOOST * np.array([boost(self.corpus.paragraphs[r].text) for r in candidates], dtype=np.float32)
         order = np.argsort(-scores, kind="stable")[:k]
         return [int(candidates[i]) for i in order]
+
+    def vectors(self, rows: Sequence[int] | np.ndarray) -> np.ndarray:
+        """The embeddings of these paragraph rows, embedding their pages where needed."""
+        if self.embeddings is not None:
+            return np.asarray(self.embeddings[np.asarray(rows, dtype=np.int64)])
+        if self.embedder is None:
+            raise RuntimeError("this paragraph index has no embedder")
+        refs = [self.corpus.paragraphs[int(r)] for r in rows]
+        self._ensure_pages(list(dict.fromkeys(ref.doc for ref in refs)))
+        return np.stack([self._page_vectors[ref.doc][ref.number] for ref in refs])
+
+    def _ensure_pages(self, docs: list[int]) -> None:
+        assert self.embedder is not None
+        with self._lock:
+            missing = [d for d in docs if d not in self._page_vectors]
+            if not missing:
+                return
+            cache_id = getattr(self.embedder, "cache_id", None)
+            keys = {d: _page_key(self.corpus, d, cache_id) for d in missing} if cache_id else {}
+            to_embed = []
+            for doc in missing:
+                folder = cache_root() / PAGE_VECTORS_KIND / keys[doc] if doc in keys else None
+                if folder is not None and (folder / "embeddings.npy").is_file():
+                    self._page_vectors[doc] = np.load(folder / "embeddings.npy")
+                else:
+                    to_embed.append(doc)
+            if not to_embed:
+                return
+            texts = [text for doc in to_embed for text in _page_paragraph_texts(self.corpus, doc)]
+            vectors = np.asarray(self.embedder.embed(texts), dtype=np.float32)
+            self.pages_embedded += len(to_embed)
+            position = 0
+            for doc in to_embed:
+                count = len(self.corpus.documents[doc].paragraphs)
+                page = vectors[position : position + count]
+                position += count
+                self._page_vectors[doc] = page
+                if doc in keys:
+                    cached_build(PAGE_VECTORS_KIND, keys[doc], lambda tmp, page=page: np.save(tmp / "embeddings.npy", page))
 
 
 def page_index(corpus: Corpus) -> PageIndex:
@@ -142,25 +200,23 @@ def page_index(corpus: Corpus) -> PageIndex:
     return shared_state("qa_page_index", corpus.fingerprint(), load)
 
 
-def paragraph_index(corpus: Corpus, *, dense: bool = True) -> ParagraphIndex:
-    """The shared paragraph index of a corpus: dense (MiniLM) when `dense`, else BM25 only."""
+def paragraph_index(corpus: Corpus, *, dense: bool = True, device: str = "cpu") -> ParagraphIndex:
+    """The shared paragraph index of a corpus: dense (MiniLM on `device`, embedded on demand) when
+    `dense`, else BM25 only. Building it embeds nothing."""
     embedder: Embedder | None = None
     if dense:  # loaded outside `load`: `shared_state` calls must not nest
         from lumos_envs.embedding import default_embedder
 
-        embedder = default_embedder()
+        embedder = default_embedder(device)
 
     def load() -> ParagraphIndex:
         texts = paragraph_texts(corpus)
         key = content_key(corpus.fingerprint(), version=f"paragraphs-{INDEX_VERSION}")
         bm25 = Bm25.load(cached_build("qa_paragraph_bm25", key, lambda tmp: Bm25.build(texts, tmp)))
-        if embedder is None:
-            return ParagraphIndex(corpus, None, None, bm25)
-        folder = cached_build("qa_paragraph_dense", key, lambda tmp: _build_dense(embedder, texts, tmp))
-        embeddings = np.load(folder / "embeddings.npy", mmap_mode="r")
-        return ParagraphIndex(corpus, embeddings, embedder, bm25)
+        return ParagraphIndex(corpus, None, embedder, bm25)
 
-    return shared_state("qa_paragraph_index", f"{corpus.fingerprint()}-dense={dense}", load)
+    suffix = f"dense@{device}" if dense else "bm25"
+    return shared_state("qa_paragraph_index", f"{corpus.fingerprint()}-{suffix}", load)
 
 
 def paragraph_texts(corpus: Corpus) -> list[str]:
@@ -169,11 +225,15 @@ def paragraph_texts(corpus: Corpus) -> list[str]:
     return [f"{corpus.documents[ref.doc].title}: {ref.text}" for ref in corpus.paragraphs]
 
 
-def _build_dense(embedder: Embedder, texts: list[str], folder: Path) -> None:
-    logger.info("embedding %d paragraphs", len(texts))
-    vectors = np.asarray(embedder.embed(texts), dtype=np.float32)
-    np.save(folder / "embeddings.npy", vectors)
-    (folder / "meta.json").write_text(json.dumps({"rows": len(texts), "dim": int(vectors.shape[1])}))
+def _page_paragraph_texts(corpus: Corpus, doc: int) -> list[str]:
+    title = corpus.documents[doc].title
+    return [f"{title}: {text}" for text in corpus.documents[doc].paragraphs]
+
+
+def _page_key(corpus: Corpus, doc: int, cache_id: str) -> str:
+    document = corpus.documents[doc]
+    return content_key(cache_id, json.dumps([document.title, list(document.paragraphs)], ensure_ascii=False),
+                       version=f"page-vectors-{INDEX_VERSION}")
 
 
 def _page_texts(corpus: Corpus) -> list[str]:

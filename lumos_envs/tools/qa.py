@@ -12,7 +12,10 @@ text in the variable table, following LUMOS's annotations:
   handles joined by `, `. The handle is what LUMOS's annotations show; `QA` reads its text.
 - `QA([R2], Question: ...)` -> the answer: paragraph handles in the context are replaced by
   their text (page handles by the page's paragraphs); anything else is read as it is (values such
-  as `[1843, 1850]`). The reader is the bundled extractive one unless the env is given another.
+  as `[1843, 1850]`). The reader is the env's `reader=` choice (`lumos_envs.qa.readers`): the
+  bundled extractive one by default, or an LLM reader, which runs in-process too (a model does
+  not fit the bounded worker) under its own limit `reader_timeout_s`; a call past it is an
+  error observation.
 
 `Calculator` and `Code` are the maths tools (`lumos_envs.tools.math`); Calculator already
 decides comparisons (`R7 < R8` -> `True`). `QA_TOOL_NAMES` is the complex_qa action-list order.
@@ -27,7 +30,7 @@ from lumos_envs.execution.errors import ToolError
 from lumos_envs.execution.tool import Tool, tool
 from lumos_envs.qa.corpus import Corpus
 from lumos_envs.qa.index import PageIndex, ParagraphIndex, page_index, paragraph_index
-from lumos_envs.qa.reader import Reader, answer_fit
+from lumos_envs.qa.reader import Reader
 
 KNOWLEDGE_QUERY_INTERFACE = "KnowledgeQuery(query): Capture the relevant webpages according to the query"
 PARAGRAPH_RETRIEVE_INTERFACE = (
@@ -44,19 +47,26 @@ class QAToolConfig:
 
     max_pages: int = 2
     """pages KnowledgeQuery returns when no title equals the query"""
-    max_paragraphs: int = 1
-    """paragraphs ParagraphRetrieve returns"""
+    max_paragraphs: int = 2
+    """paragraphs ParagraphRetrieve returns (LUMOS's own tool passed its 5 best to QA; 2 keeps the
+    context short, and the reader, not retrieval, decides which one holds the answer)"""
     max_context_pages: int = 5
     """pages of a context ParagraphRetrieve searches, and QA reads when given page handles"""
     max_context_chars: int = 8000
     """characters of context text QA passes to its reader"""
     dense: bool = True
     """rank paragraphs with MiniLM embeddings; False ranks with BM25 only"""
+    device: str = "cpu"
+    """where MiniLM embeds (`cpu`, `cuda`, `cuda:1`, `mps`): ParagraphRetrieve and the extractive reader"""
+    reader_timeout_s: float = 60.0
+    """limit of one LLM reader call in seconds (its own limit: `tool_timeout_s` bounds worker tools)"""
 
     def __post_init__(self) -> None:
         for name in ("max_pages", "max_paragraphs", "max_context_pages", "max_context_chars"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if not self.reader_timeout_s > 0:
+            raise ValueError(f"reader_timeout_s must be > 0, got {self.reader_timeout_s}")
 
 
 class QAToolbox:
@@ -84,7 +94,7 @@ class QAToolbox:
     @property
     def paragraphs(self) -> ParagraphIndex:
         if self._paragraphs is None:
-            self._paragraphs = paragraph_index(self.corpus, dense=self.config.dense)
+            self._paragraphs = paragraph_index(self.corpus, dense=self.config.dense, device=self.config.device)
         return self._paragraphs
 
     def tools(self) -> tuple[Tool, ...]:
@@ -135,7 +145,7 @@ class QAToolbox:
                 f"the context {context[:80]!r} names no page; pass KnowledgeQuery's result, "
                 "e.g. R1 = KnowledgeQuery(X); R2 = ParagraphRetrieve(R1, Query: ...)"
             )
-        best = self.paragraphs.rank(query, rows, self.config.max_paragraphs, boost=lambda text: answer_fit(text, query))
+        best = self.paragraphs.rank(query, rows, self.config.max_paragraphs)
         return ", ".join(self.corpus.paragraph_handle(row) for row in best)
 
     def qa(self, context: str, query: str) -> str:
