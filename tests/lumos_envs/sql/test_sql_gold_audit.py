@@ -25,7 +25,7 @@ from lumos_envs.tasks.base import GoldPlan, GoldSubgoal, Task
 from lumos_envs.tasks.registry import load_tasks
 from lumos_envs.tasks.synthetic_sql import FAMILIES
 
-FAMILY_ITEMS = 25
+FAMILY_ITEMS = 15
 """first items audited per bundled family"""
 
 SPIDER_DATABASE_ONLY_VALUES = {
