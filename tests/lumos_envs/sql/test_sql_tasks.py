@@ -36,6 +36,8 @@ def test_gold_plan_describes_the_tables_used():
     plan = sql_gold_plan("SELECT count(*) FROM Dogs", ["Dogs", "Owners"])
     assert [s.action_line() for s in plan.subgoals] == ["R1 = SHOW TABLES", "R2 = DESCRIBE Dogs", "R3 = SELECT count(*) FROM Dogs"]
     assert plan.answer == "R3"
+    # a table named by a reserved word (Spider's orchestra.show) is described in backticks
+    assert sql_gold_plan("SELECT avg(Attendance) FROM `show`", ["show"]).subgoals[1].actions == ("R2 = DESCRIBE `show`",)
 
 
 def test_synthetic_sql_is_deterministic_and_split():
