@@ -126,7 +126,9 @@ def write_model_record(path: str | Path, record: ModelRecord) -> Path:
 
 
 def models_dir() -> Path:
-    return cache_root() / "models"
+    """Where named models are prepared: `$LUMOS_MODELS`, else `$LUMOS_CACHE/models`."""
+    override = os.environ.get("LUMOS_MODELS")
+    return Path(override) if override else cache_root() / "models"
 
 
 def _package_file(named: NamedModel) -> Path:

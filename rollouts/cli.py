@@ -155,6 +155,8 @@ COMMANDS: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "improve": ("rollouts.improve:ImproveConfig", "rollouts.improve:run_improve_command", ()),
     "demo": ("rollouts.demo:DemoConfig", "rollouts.demo:run_demo_command", ()),
     "shop-serve": ("rollouts.shop_cli:ShopServeConfig", "rollouts.shop_cli:run_shop_serve", ()),
+    "models-prepare": ("rollouts.models_cli:ModelsPrepareConfig", "rollouts.models_cli:run_models_prepare", ("name",)),
+    "models-list": ("rollouts.models_cli:ModelsListConfig", "rollouts.models_cli:run_models_list", ()),
     "sql-agreement": ("rollouts.sql_cli:SqlAgreementConfig", "rollouts.sql_cli:run_sql_agreement", ()),
     "mariadb": ("rollouts.sql_cli:MariaDBConfig", "rollouts.sql_cli:run_mariadb", ()),
     "view": ("rollouts.viewer.cli:ViewConfig", "rollouts.viewer.cli:run_view", ("paths",)),
@@ -183,6 +185,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:2] == ["shop", "serve"]:  # `lumos shop serve` is the documented spelling of shop-serve
         argv = ["shop-serve", *argv[2:]]
+    if argv[:1] == ["models"] and argv[1:2] in (["prepare"], ["list"]):  # `lumos models prepare smollm2`
+        argv = [f"models-{argv[1]}", *argv[2:]]
     if argv[:1] == ["train"]:
         from rollouts.commands import run_train_argv
 
@@ -192,11 +196,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     config_class, function = _resolve(config_target), _resolve(function_target)
     from gymnasium.error import Error as GymnasiumError
 
+    from agents.backends.base import BackendError
+    from rollouts.store import StoreError
+
     try:
         return function(_config_from(args, config_class))
-    except (ValueError, OSError, KeyError, GymnasiumError) as error:
-        print(f"lumos {args.command}: error: {error}", file=sys.stderr)
+    except (ValueError, TypeError, OSError, KeyError, GymnasiumError, BackendError, StoreError) as error:
+        print(f"lumos {args.command}: error: {_one_line(error)}", file=sys.stderr)
         return 2
+
+
+def _one_line(error: BaseException) -> str:
+    """A user error as one line (a KeyError's repr quotes, multi-line messages keep their first line)."""
+    text = str(error.args[0]) if isinstance(error, KeyError) and error.args else str(error)
+    lines = [line for line in text.strip().splitlines() if line.strip()]
+    return lines[0] if lines else type(error).__name__
 
 
 if __name__ == "__main__":

