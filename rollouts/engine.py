@@ -73,6 +73,8 @@ class ExecutorOptions:
     """Ray cluster to join (HOST:PORT printed by `ray start --head`, or auto); default: start a local Ray instance"""
     ray_actors: int | None = None
     """rollout actors of the ray executor; default: one per CPU of the cluster"""
+    ray_gpus_per_actor: float = 0.0
+    """GPUs each actor reserves (e.g. 1 for a local model on CUDA, 0.5 for two small ones per GPU); Ray hides GPUs from actors that reserve none"""
     episode_timeout_s: float | None = 1800.0
     """an episode still running after this many seconds is stored as failed, with its cause (None in code: no limit)"""
 
@@ -81,6 +83,8 @@ class ExecutorOptions:
             raise ValueError(f"executor must be 'local' or 'ray', got {self.executor!r}")
         if self.ray_actors is not None and self.ray_actors < 1:
             raise ValueError(f"ray_actors must be >= 1, got {self.ray_actors}")
+        if self.ray_gpus_per_actor < 0:
+            raise ValueError(f"ray_gpus_per_actor must be >= 0, got {self.ray_gpus_per_actor}")
         if self.episode_timeout_s is not None and self.episode_timeout_s <= 0:
             raise ValueError(f"episode_timeout_s must be > 0, got {self.episode_timeout_s}")
         if self.ray_address is not None and self.executor != "ray":

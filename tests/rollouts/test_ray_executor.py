@@ -22,6 +22,7 @@ import pytest
 from rollouts.cli import main
 from rollouts.engine import Job, RolloutConfig, run_rollouts
 from rollouts.policies import AgentConfig, make_agent
+from rollouts.ray_executor import LOCAL_OBJECT_STORE_BYTES, LOCAL_SYSTEM_CONFIG
 from rollouts.store import read_trajectories
 from tests.rollouts.engine_policies import GoldLinePolicy
 
@@ -59,8 +60,8 @@ def _alive(processes: dict[int, psutil.Process]) -> list[str]:
 def ray_cluster():
     """A local Ray cluster owned by this module: started once, shut down at the end, nothing left behind."""
     temp = tempfile.mkdtemp(prefix="lumos-ray-test-")  # short: Ray's socket paths must fit 107 bytes
-    ray.init(num_cpus=2, object_store_memory=200 * 1024**2, include_dashboard=False, _temp_dir=temp,
-             logging_level=logging.WARNING, log_to_driver=False)
+    ray.init(num_cpus=2, object_store_memory=LOCAL_OBJECT_STORE_BYTES, include_dashboard=False, _temp_dir=temp,
+             _system_config=LOCAL_SYSTEM_CONFIG, logging_level=logging.WARNING, log_to_driver=False)
     yield ray.get_runtime_context().gcs_address
     processes = _ray_processes(psutil.Process())
     assert processes, "the cluster's processes were found (else the check below proves nothing)"
