@@ -117,7 +117,7 @@ class _VLLMServer:
 
         self.httpd = _QuietServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+        threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
 
     def choice(self, index: int, prompt: str, sample: int, body: dict) -> dict:
         """One vLLM choice: ids up to the token completing a stop string (text without it), or to
