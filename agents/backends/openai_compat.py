@@ -331,6 +331,23 @@ class OpenAICompatBackend:
                 return None
         return self._known_models
 
+    def check_server(self) -> None:
+        """Fail before the first episode, in one line, when the server cannot be reached or does not
+        serve the model (by `/v1/models`; a server without that listing is taken on trust)."""
+        url = self.config.base_url.rstrip("/") + "/models"
+        try:
+            self._send(url, None)
+        except urllib.error.HTTPError:
+            return  # it answers; /models may simply not exist there
+        except urllib.error.URLError as error:
+            if not isinstance(error.reason, (TimeoutError, socket.timeout)):
+                raise BackendError(f"cannot reach the server at {self.config.base_url} ({error.reason}); is it running, and is "
+                                   f"--api-base right?") from None
+            return  # slow, not absent: requests have their own timeouts and retries
+        except (OSError, BackendError, http.client.HTTPException):
+            return
+        self._raise_if_unknown_model(url)
+
     def _raise_if_unknown_model(self, url: str) -> None:
         known = self.server_models()
         if known is not None and self.config.model not in known:
@@ -559,16 +576,22 @@ def server_backend(settings: Any, config: Any) -> Any:
     `settings` is the module's `rollouts.policies.ModuleSettings` (api_base, api_model, model,
     prompt_style) and `config` the `AgentConfig` (api_key_env, api_mode, api_server,
     api_max_concurrency). Completions mode builds the module's `PromptFormat` (see
-    `completions_format`); a tiny model with number placeholders gets its adapter, as locally.
+    `completions_format`); a tiny model with number placeholders gets its adapter, as locally. The
+    server is asked for its models once, so a wrong address or model name fails before any episode.
+
+    Raises:
+        ValueError: completions mode without a way to build the exact prompt.
+        BackendError: the server cannot be reached or does not serve the model.
     """
     backend_config = OpenAICompatConfig(
         base_url=settings.api_base, model=settings.api_model or settings.model or "default", mode=config.api_mode,
         server=config.api_server, api_key_env=config.api_key_env, max_concurrency=config.api_max_concurrency,
     )
-    if backend_config.mode == "chat":
-        return OpenAICompatBackend(backend_config)
-    prompt_format, placeholders = completions_format(settings.model, settings.api_model, settings.prompt_style or "auto")
+    prompt_format, placeholders = None, False
+    if backend_config.mode == "completions":
+        prompt_format, placeholders = completions_format(settings.model, settings.api_model, settings.prompt_style or "auto")
     backend = OpenAICompatBackend(backend_config, prompt_format)
+    backend.check_server()
     if placeholders:
         from agents.backends.tiny import NumberPlaceholders
 

@@ -309,7 +309,16 @@ def test_server_backend_builds_from_agent_settings(server, ai2lumos_served_dir):
     config = AgentConfig(agent="lumos", model=str(ai2lumos_served_dir), api_base=server.url, api_model=MODEL, api_max_concurrency=3)
     backend = server_backend(config.module("planner"), config)
     assert backend.config.server == "vllm" and backend.config.max_concurrency == 3 and backend.prompt_format.style == "tulu"
-    chat = AgentConfig(agent="lumos", api_base=server.url, api_model="gpt-4o-mini", api_mode="chat", api_server="generic")
+    chat = AgentConfig(agent="lumos", api_base=server.url, api_model=MODEL, api_mode="chat", api_server="generic")
     assert server_backend(chat.module("grounder"), chat).prompt_format is None
     with pytest.raises(ValueError, match="--api-mode chat"):
         server_backend(AgentConfig(agent="lumos", api_base=server.url, api_model="gpt-4o-mini").module("planner"), AgentConfig())
+
+
+def test_a_wrong_address_or_model_fails_when_the_agent_is_built(server):
+    from rollouts.policies import AgentConfig, make_agent
+
+    with pytest.raises(BackendError, match="does not serve model 'gpt-4o-mini' .it serves: served-model."):
+        make_agent(AgentConfig(agent="lumos", api_base=server.url, api_model="gpt-4o-mini", api_mode="chat"))
+    with pytest.raises(BackendError, match="cannot reach the server at http://127.0.0.1:9/v1"):
+        make_agent(AgentConfig(agent="lumos", api_base="http://127.0.0.1:9/v1", api_model="lumos-maths"))
