@@ -3,7 +3,9 @@
 Real checkpoints load as they are published: safetensors or `pytorch_model.bin` weights, fast
 tokenizers or SentencePiece ones (the LUMOS checkpoints' `tokenizer.model` with `LlamaTokenizer`,
 which needs `sentencepiece` and `protobuf`), on a chosen device and dtype (`auto`: bf16 on CUDA,
-fp32 on CPU, where bf16 is several times slower), with a `device_map` and a hub `revision`.
+fp32 on CPU, where bf16 is several times slower), with a `device_map` and a hub `revision`. A LoRA
+adapter folder (`adapter_config.json`, as `lumos train --lora` writes) loads over its base (the
+folder record's `lora_base`) and is merged in memory.
 
 Prompt styles: `tulu` (the LUMOS checkpoints' training format, BOS added), `lumos-eval` (the
 serialisation of LUMOS's own evaluation scripts: no `</s>` after assistant turns, no BOS),
@@ -26,9 +28,11 @@ is refused with a `BackendError` that says so. A generation cut by its length li
 
 from __future__ import annotations
 
+import copy
 import importlib.util
 import logging
 import re
+from collections import OrderedDict
 from pathlib import Path
 from typing import Any, Literal, Sequence
 
@@ -61,7 +65,8 @@ class TransformersBackend:
     """
 
     def __init__(self, model: Any, tokenizer: Any, *, batch_size: int = 16, prompt_style: PromptStyle | None = None,
-                 chat_format: PromptStyle | None = None, name: str = "", record: dict[str, Any] | None = None) -> None:
+                 chat_format: PromptStyle | None = None, name: str = "", record: dict[str, Any] | None = None,
+                 prefix_reuse: bool = True, prefix_cache_size: int = 8, min_prefix_tokens: int = 32) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         style = prompt_style or chat_format or "auto"
@@ -80,6 +85,17 @@ class TransformersBackend:
         self.prompts_cut = 0
         """conversations shortened to fit the model's context, so far"""
         self._warned_cut = False
+        if prefix_cache_size < 1:
+            raise ValueError(f"prefix_cache_size must be >= 1, got {prefix_cache_size}")
+        self.prefix_reuse = prefix_reuse
+        """compute the KV cache of a batch's shared prompt prefix once and reuse it (see `_prefix_cache`)"""
+        self.prefix_cache_size = prefix_cache_size
+        """prefix caches kept (least recently used dropped first): bounds memory"""
+        self.min_prefix_tokens = min_prefix_tokens
+        """shorter shared prefixes are not worth a cache"""
+        self._prefixes: "OrderedDict[tuple[int, ...], Any]" = OrderedDict()
+        self.prefix_tokens_reused = 0
+        """prompt tokens not recomputed thanks to prefix reuse, so far"""
 
     @property
     def prompt_style(self) -> PromptStyle:
@@ -104,6 +120,8 @@ class TransformersBackend:
         prompt_style: PromptStyle | None = None,
         chat_format: PromptStyle | None = None,
         trust_remote_code: bool = False,
+        prefix_reuse: bool = True,
+        prefix_cache_size: int = 8,
     ) -> "TransformersBackend":
         """Load a model and tokenizer (remote code only when asked); every bad input is one clear line."""
         import torch
@@ -116,8 +134,12 @@ class TransformersBackend:
         record = read_model_record(folder) if folder.is_dir() else None
         device = _resolve_device(device)
         torch_dtype = _resolve_dtype(dtype, device)
+        adapter = folder if folder.is_dir() and (folder / "adapter_config.json").is_file() else None
+        if adapter is not None:  # a LoRA adapter folder: the weights are its base's (tokenizer and record its own)
+            path = lora_base_of(adapter) or path
+            folder = Path(path)
         weights = _weights_kind(folder) if folder.is_dir() else None
-        tok = load_tokenizer(tokenizer or path, revision=revision, trust_remote_code=trust_remote_code)
+        tok = load_tokenizer(tokenizer or str(adapter or path), revision=revision, trust_remote_code=trust_remote_code)
         kwargs: dict[str, Any] = {"trust_remote_code": trust_remote_code, "dtype": torch_dtype}
         if revision:
             kwargs["revision"] = revision
@@ -129,13 +151,20 @@ class TransformersBackend:
             model = AutoModelForCausalLM.from_pretrained(path, **kwargs)
         except OSError as error:
             raise ValueError(f"cannot load model {name_or_path}: {_first_line(error)}") from None
+        if adapter is not None:
+            from peft import PeftModel
+
+            model = PeftModel.from_pretrained(model, str(adapter)).merge_and_unload()  # merged in memory: plain generation speed
         if not device_map:
             model = model.to(device)
         style = prompt_style or chat_format or record_prompt_style(record)
-        info = {"name": name_or_path, "path": path, "tokenizer": tokenizer or path}
+        info = {"name": name_or_path, "path": str(adapter or path), "tokenizer": tokenizer or str(adapter or path)}
+        if adapter is not None:
+            info["lora_base"] = path
         if record is not None:
             info["record"] = record.to_json()
-        return cls(model, tok, batch_size=batch_size, prompt_style=style, name=name_or_path, record=info)
+        return cls(model, tok, batch_size=batch_size, prompt_style=style, name=name_or_path, record=info,
+                   prefix_reuse=prefix_reuse, prefix_cache_size=prefix_cache_size)
 
     # -- chat -----------------------------------------------------------------------------------
 
@@ -227,16 +256,26 @@ class TransformersBackend:
         from transformers import GenerationConfig as HFGenerationConfig
         from transformers import LogitsProcessorList
 
+        rows = [ids for ids in prompts for _ in range(n)]  # n samples as n rows: they share the prompt's cache
         pad = self.tokenizer.pad_token_id
-        longest = max(len(p) for p in prompts)
+        longest = max(len(p) for p in rows)
         room = self._room(longest, max_new_tokens)
         budget = max_new_tokens if room is None else max(1, min(max_new_tokens, room))
-        input_ids = torch.full((len(prompts), longest), pad, dtype=torch.long)
-        attention = torch.zeros((len(prompts), longest), dtype=torch.long)
-        for row, ids in enumerate(prompts):
-            if ids:
-                input_ids[row, longest - len(ids):] = torch.tensor(ids, dtype=torch.long)
-                attention[row, longest - len(ids):] = 1
+        shared = self._shared_prefix(rows)
+        cache = self._prefix_cache(tuple(rows[0][:shared]), len(rows)) if shared else None
+        if cache is None:
+            shared = 0
+        width = longest - shared
+        input_ids = torch.full((len(rows), shared + width), pad, dtype=torch.long)
+        attention = torch.zeros((len(rows), shared + width), dtype=torch.long)
+        if shared:  # the prefix, then each row's left-padded rest: positions follow the mask, pads are masked
+            input_ids[:, :shared] = torch.tensor(rows[0][:shared], dtype=torch.long)
+            attention[:, :shared] = 1
+        for row, ids in enumerate(rows):
+            rest = ids[shared:]
+            if rest:
+                input_ids[row, shared + width - len(rest):] = torch.tensor(rest, dtype=torch.long)
+                attention[row, shared + width - len(rest):] = 1
         sample = temperature > 0
         config = HFGenerationConfig(
             max_new_tokens=budget,
@@ -244,7 +283,6 @@ class TransformersBackend:
             temperature=temperature if sample else None,
             top_k=0 if sample else None,
             top_p=1.0 if sample else None,
-            num_return_sequences=n,
             pad_token_id=pad,
             eos_token_id=self.tokenizer.eos_token_id,
             return_dict_in_generate=True,
@@ -252,17 +290,58 @@ class TransformersBackend:
         )
         recorder = _ChosenLogprobs(temperature if sample else 1.0)
         device = self.model.device
+        extra = {"cache": cache} if cache is not None else {}
         with torch.no_grad(), _seeded(seed, device):
             result = self.model.generate(input_ids=input_ids.to(device), attention_mask=attention.to(device), generation_config=config,
-                                         tokenizer=self.tokenizer, logits_processor=LogitsProcessorList([recorder]))
+                                         tokenizer=self.tokenizer, logits_processor=LogitsProcessorList([recorder]), **extra)
         sequences = result.sequences if hasattr(result, "sequences") else result
-        new_tokens = sequences[:, longest:].cpu()
+        new_tokens = sequences[:, shared + width:].cpu()
         logprobs = recorder.finish(sequences).cpu()
-        generations = []
-        for i in range(new_tokens.shape[0]):
-            prompt_ids = prompts[i // n]
-            generations.append(self._to_generation(new_tokens[i].tolist(), logprobs[i].tolist(), stop, prompt_ids))
+        generations = [self._to_generation(new_tokens[i].tolist(), logprobs[i].tolist(), stop, rows[i]) for i in range(len(rows))]
         return [generations[i * n : (i + 1) * n] for i in range(len(prompts))]
+
+    def _shared_prefix(self, rows: list[list[int]]) -> int:
+        """Length of the prefix every row shares (each row keeps at least one token to compute)."""
+        if not self.prefix_reuse:
+            return 0
+        first = rows[0]
+        limit = min(len(r) for r in rows) - 1
+        length = 0
+        while length < limit and all(r[length] == first[length] for r in rows):
+            length += 1
+        return length if length >= self.min_prefix_tokens else 0
+
+    def _prefix_cache(self, prefix: tuple[int, ...], batch: int) -> Any:
+        """A batch-sized copy of the prefix's KV cache, computed once per prefix (LRU-bounded).
+
+        The LUMOS grounder's instruction and action block and the chat header are the same for
+        every row and step, so their keys and values are computed once (transformers' own
+        `DynamicCache`, reused as its prompt-reuse recipe does) instead of once per row per step.
+        Returns None where the model's cache cannot be reused this way (then nothing is reused).
+        """
+        import torch
+
+        cached = self._prefixes.get(prefix)
+        if cached is None:
+            try:
+                with torch.no_grad():
+                    out = self.model(input_ids=torch.tensor([prefix], device=self.model.device), use_cache=True)
+                cached = out.past_key_values
+                if cached is None or not hasattr(cached, "batch_repeat_interleave"):
+                    raise TypeError("no reusable cache")
+            except (TypeError, ValueError, RuntimeError, AttributeError) as error:
+                logger.warning("prefix reuse is off for %s: %s", self.name or "the model", error)
+                self.prefix_reuse = False
+                return None
+            self._prefixes[prefix] = cached
+            while len(self._prefixes) > self.prefix_cache_size:
+                self._prefixes.popitem(last=False)
+        self._prefixes.move_to_end(prefix)
+        copy_ = copy.deepcopy(cached)
+        if batch > 1:
+            copy_.batch_repeat_interleave(batch)
+        self.prefix_tokens_reused += len(prefix) * batch
+        return copy_
 
     def _to_generation(self, ids: list[int], logprobs: list[float], stop: Sequence[str], prompt_ids: list[int]) -> Generation:
         """Cut the sampled ids where the generation ended, and its text at the stop string."""
@@ -352,6 +431,29 @@ def _first_lumos_turn(messages: Sequence[Any]) -> int:
         if message.get("role") == "user" and (content.startswith(PLAN_INSTRUCTION) or content.startswith(GROUND_INSTRUCTION[:60])):
             anchor = i
     return anchor
+
+
+def lora_base_of(folder: str | Path) -> str | None:
+    """The base model folder of a LoRA adapter folder (None for any other folder): the record's
+    `lora_base`, else peft's `base_model_name_or_path`, resolved like any model flag (named models too)."""
+    import json
+
+    from agents.models import read_model_record, resolve_model
+
+    folder = Path(folder)
+    config_file = folder / "adapter_config.json"
+    if not config_file.is_file():
+        return None
+    record = read_model_record(folder)
+    base = record.lora_base if record is not None and record.lora_base else None
+    if base is None:
+        try:
+            base = json.loads(config_file.read_text(encoding="utf-8")).get("base_model_name_or_path")
+        except ValueError as error:
+            raise ValueError(f"{config_file} is not valid JSON: {error}") from None
+    if not base:
+        raise ValueError(f"the LoRA adapter in {folder} names no base model (lumos_model.json lora_base or adapter_config.json)")
+    return resolve_model(str(base))
 
 
 def _resolve_device(device: str) -> str:
