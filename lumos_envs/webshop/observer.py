@@ -39,8 +39,9 @@ _OPTION_PHRASE = re.compile(
 )
 """an option phrase (`with color: black`, `, size 8 ounce`, `and flavor name: lemon`) up to the next
 comma or `and <option name>`; the name must open a clause, so `travel size bottles` is not one"""
+_OPTION_NAME = re.compile(rf"(?<![\w\-])(?:{_NAMES})(?![\w\-])")
 _STOPWORDS = frozenset(
-    "a an and are as at be by for from i i'm im in is it its looking me my need of on or that the this to "
+    "a am an and are as at be by for from i i'm im in is it its looking me my need of on or that the this to "
     "want with would like find get buy can you id please some".split()
 )
 """words of request phrasing that say nothing about the product (kept out of title matching)"""
@@ -90,17 +91,20 @@ def within_cap(price_tag: str, cap: float | None) -> bool:
 
 
 def rank_results(instruction: str, results: Sequence[ShownResult]) -> list[ShownResult]:
-    """Results under the cap, best first: most instruction words in the title, then fewest title
+    """Results under the cap, best first: most instruction words in the title, then most of its
+    adjacent word pairs (`gmo free` as written, not `non gmo ... gluten free`), then fewest title
     words the instruction does not have, then the page's own order."""
     cap = price_cap(instruction)
     wanted = _stems(product_text(instruction))
+    wanted_pairs = _pairs(product_text(instruction))
     scored = []
     for position, result in enumerate(results):
         if not within_cap(result.price_tag, cap):
             continue
         title = _stems(result.title)
-        scored.append((-len(wanted & title), len(title - wanted), position, result))
-    return [result for *_, result in sorted(scored, key=lambda row: row[:3])]
+        pairs = len(wanted_pairs & _pairs(result.title))
+        scored.append((-len(wanted & title), -pairs, len(title - wanted), position, result))
+    return [result for *_, result in sorted(scored, key=lambda row: row[:4])]
 
 
 def product_text(instruction: str) -> str:
@@ -154,6 +158,10 @@ def fits(instruction: str, item: ShownItem) -> bool:
     for name in item.options:
         if name not in chosen and _named_value(name, "").search(text):
             return False
+    for match in _OPTION_PHRASE.finditer(text):  # `, size queen` asks for a size group the item must have
+        named = _OPTION_NAME.search(match.group(0))
+        if named and named.group(0) not in groups:
+            return False
     return True
 
 
@@ -177,6 +185,12 @@ def _named_value(name: str, value: str) -> re.Pattern[str]:
     if not value:
         return re.compile(head + r"\w")
     return re.compile(head + re.escape(_flat(value)) + r"(?![\w\-]|\.\d)")
+
+
+def _pairs(text: str) -> frozenset[tuple[str, str]]:
+    """Adjacent stemmed word pairs of a text (stopwords dropped first)."""
+    words = [_stem(w) for w in _TOKEN.findall(text.lower().replace("'s", "")) if w not in _STOPWORDS]
+    return frozenset(zip(words, words[1:]))
 
 
 def _stems(text: str) -> frozenset[str]:

@@ -39,6 +39,8 @@ def test_fit_and_ranking_use_only_what_pages_show():
     assert not fits("a cotton shirt with color: green", item)
     assert not fits("a cotton shirt with pattern name: plaid", item)
     assert not fits("a cotton shirt, and price lower than 10.00 dollars", item)
+    assert not fits("a cotton shirt, style slim and color red", item)  # names a group the item lacks
+    assert fits("a cotton shirt in travel size", ShownItem("Acme Cotton Shirt", "$1", {}))  # `travel size` is no option
     results = [ShownResult("B1", "Acme Wool Hat", "$5.00"), ShownResult("B2", "Acme Cotton Shirt", "$30.00"),
                ShownResult("B3", "Bolt Cotton Shirt Long Sleeve", "$9.00"), ShownResult("B4", "Bolt Cotton Shirt", "$9.00")]
     ranked = rank_results("i want a cotton shirt, and price lower than 20.00 dollars", results)
@@ -86,3 +88,14 @@ def _env_over(task: Task):
     from lumos_envs.gold_audit import make_env_for
 
     return make_env_for(task.domain, [task])
+
+
+def test_webshop_folder_goals_replay(tmp_path):
+    from lumos_envs.webshop.catalog import get_catalog
+    from lumos_envs.webshop.files import export_webshop_files
+    from rollouts.replay import replay_gold
+
+    export_webshop_files(get_catalog("generated?size=150&seed=4"), tmp_path)
+    for kind in ("synthetic", "human"):
+        result = replay_gold("lumos/WebShop-v0", f"webshop:{tmp_path}?split=test&goals={kind}", limit=25)
+        assert result.episodes == 25 and result.success_rate >= 0.9, result.to_dict()
