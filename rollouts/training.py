@@ -1,15 +1,26 @@
-"""Supervised fine-tuning of LUMOS modules with TRL's `SFTTrainer`, and the tiny CPU recipe.
+"""Fine-tuning of LUMOS modules with TRL (`SFTTrainer`, `DPOTrainer`), and the tiny CPU recipe.
 
-`train(TrainConfig(...))` reads JSONL SFT records (`{"dataset", "id", "messages"}`, as
-`agents.sft` and `rollouts.sft_data` write them), optionally keeps one module (`plan`/`ground`) or
-some datasets, and trains a local causal LM (a `save_tiny` folder or any HF model folder) with
-assistant-only loss, optionally through a LoRA adapter (peft). The same code path runs on CPU and
-GPU: on CPU, TRL's bf16 and gradient checkpointing defaults are switched off. The output folder
-holds safetensors weights and the tokenizer (plus the tiny back-end's `lumos_tiny.json`), so
-`TransformersBackend.from_pretrained` / `load_tiny_backend` load it offline; `resume=True`
-continues from the last checkpoint in it. `max_minutes` is a wall-clock budget: training stops
-(and saves) when it is spent, and with `anneal_over_budget` the learning rate follows a cosine over
-the budget instead of over the steps, so a run cut by time still ends at a low learning rate.
+`train(TrainConfig(...))` reads JSONL records (SFT: `{"dataset", "id", "messages"}` as
+`agents.sft` and `rollouts.sft_data` write them; DPO: `{"prompt", "chosen", "rejected"}` pairs
+from `rollouts.sft_data.dpo_pairs`), optionally keeps one module (`plan`/`ground`) or some
+datasets, and trains a causal LM: a named model (`smollm2`), any local folder (a `save_tiny`
+folder, an `ai2lumos` checkpoint, a LoRA adapter folder lumos wrote) or, where the hub is
+reachable, a hub id; all through `agents.models.resolve_model`. The same code runs on CPU and GPU:
+on CPU, TRL's bf16 and gradient checkpointing defaults are switched off.
+
+Training sees exactly the string inference sees: `rollouts.chat_format` picks the Tulu template
+with `{% generation %}` markers for tokenizers without a chat template (the LUMOS checkpoints), the
+model's own template otherwise (markers inserted where it has none), and conversations are
+tokenised here, with the special tokens inference adds (BOS for the Tulu style), the loss on
+assistant content and end tokens only. The choice is recorded in the output's `lumos_model.json`.
+
+Output folder: the weights (safetensors) or, with `lora` and without `merge_lora`, only the LoRA
+adapter (its base in the record's `lora_base`; `TransformersBackend.from_pretrained` loads it over
+that base); the tokenizer; `lumos_model.json` (base, chat format, tiny options when the base was
+a tiny model, what it was trained on); and `run_manifest.json` (git commit, package versions,
+seeds, command line, resolved config). `resume=True` continues from the last checkpoint in it.
+`max_minutes` is a wall-clock budget: training stops (and saves) when it is spent, and with
+`anneal_over_budget` the learning rate follows a cosine over the budget instead of over the steps.
 
 `TinyRecipe` is the default for CPU demos: gold LUMOS-I planner and grounder conversations of the
 GSM8K-like synthetic families (OracleAgent episodes, real execution results), a ~1M-parameter
@@ -36,18 +47,26 @@ from __future__ import annotations
 import json
 import logging
 import math
-import re
+import platform
+import subprocess
+import sys
 import time
+from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Optional, Sequence
+from typing import Any, Iterable, Mapping, Optional, Sequence
 
 from transformers import TrainerCallback
 from trl import SFTConfig
 
+from rollouts.chat_format import ChatFormat, has_generation_markers as _template_has_markers
+from rollouts.chat_format import preference_texts, resolve_chat_format, tokenize_conversation
+
 logger = logging.getLogger(__name__)
 
-_GENERATION_MARKER = re.compile(r"\{%-?\s*generation\s*-?%\}")
+METHODS = ("sft", "dpo")
+MANIFEST_FILE = "run_manifest.json"
+MANIFEST_PACKAGES = ("lumos", "torch", "transformers", "trl", "peft", "datasets", "accelerate", "tokenizers", "sentencepiece")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -59,20 +78,27 @@ class TrainConfig(SFTConfig):
     r"""TRL's `SFTConfig` plus what lumos needs to train a LUMOS module.
 
     Parameters that select the data:
-        data_files (`list[str]`): JSONL files of SFT records `{"dataset", "id", "messages"}`.
+        data_files (`list[str]`): JSONL files of SFT records `{"dataset", "id", "messages"}` (or
+            DPO pairs `{"prompt", "chosen", "rejected"}` with `method="dpo"`).
         module (`str` or `None`, defaults to `None`): keep only `plan` or `ground` conversations
             (told apart by their first user turn); `None` keeps both (a unified model).
         datasets (`list[str]` or `None`): keep only records of these `dataset` names.
         max_records (`int` or `None`): use at most this many records (after filtering).
 
-    Parameters that select the model:
-        base_model (`str`): a local folder (`save_tiny` output or any HF causal LM).
+    Parameters that select the model and the method:
+        base_model (`str`): a named model (`smollm2`), a local folder (tiny, HF causal LM, ai2lumos
+            checkpoint, LoRA adapter folder) or a hub id.
+        method (`str`, defaults to `"sft"`): `sft` (SFTTrainer) or `dpo` (DPOTrainer on preference pairs).
+        beta (`float`, defaults to `0.1`): DPO's beta.
         lora (`bool`, defaults to `False`): train a LoRA adapter (peft) instead of all weights; the
-            saved model is the merged one (the adapter is kept under `adapter/`).
+            output folder holds the adapter and records its base (`lora_base`).
+        merge_lora (`bool`, defaults to `False`): with `lora`, save the merged model instead (the
+            adapter is kept under `adapter/`).
         lora_r, lora_alpha, lora_dropout, lora_target_modules: `peft.LoraConfig` options.
         number_placeholders (`bool` or `None`): train on conversations whose task numbers are
             `N1, N2, ...` (see `agents.backends.tiny.NumberPlaceholders`); `None` follows the base
-            model folder's `lumos_tiny.json`. Recorded in the output folder.
+            model's recorded tiny options. Recorded in the output folder.
+        made_by (`str`, defaults to `"train"`): the lumos command recorded in `lumos_model.json`.
 
     Parameters that bound the run:
         max_minutes (`float` or `None`): wall-clock budget; training stops and saves when spent.
@@ -80,22 +106,28 @@ class TrainConfig(SFTConfig):
             rate by a cosine over the elapsed fraction of the budget.
         resume (`bool`, defaults to `False`): continue from the last checkpoint in `output_dir`.
 
-    Changed TRL defaults: `assistant_only_loss=True`, `train_sampling_strategy="group_by_length"`,
-    `save_total_limit=2` (TRL already defaults `report_to` to none); on CPU `use_cpu=True`, `bf16=False`, `fp16=False`,
+    Changed TRL defaults: `assistant_only_loss=True` (lumos tokenises and masks the conversations
+    itself, see the module docstring), `train_sampling_strategy="group_by_length"`,
+    `save_total_limit=2`; `report_to` passes through to TRL (TRL defaults it to none; tensorboard
+    or wandb when installed); on CPU `use_cpu=True`, `bf16=False`, `fp16=False`,
     `gradient_checkpointing=False`.
     """
 
-    data_files: list[str] = field(default_factory=list, metadata={"help": "JSONL files of SFT records."})
-    base_model: str = field(default="", metadata={"help": "Local model folder (tiny or HF causal LM)."})
+    data_files: list[str] = field(default_factory=list, metadata={"help": "JSONL files of SFT records (or DPO pairs)."})
+    base_model: str = field(default="", metadata={"help": "Named model (smollm2), local model folder or hub id."})
+    method: str = field(default="sft", metadata={"help": "sft or dpo."})
+    beta: float = field(default=0.1, metadata={"help": "DPO beta."})
     module: Optional[str] = field(default=None, metadata={"help": "Keep only 'plan' or 'ground' conversations."})
     datasets: Optional[list[str]] = field(default=None, metadata={"help": "Keep only records of these datasets."})
     max_records: Optional[int] = field(default=None, metadata={"help": "Use at most this many records."})
-    lora: bool = field(default=False, metadata={"help": "Train a LoRA adapter (peft) and save the merged model."})
+    lora: bool = field(default=False, metadata={"help": "Train a LoRA adapter (peft); the output folder holds the adapter."})
+    merge_lora: bool = field(default=False, metadata={"help": "With --lora, save the merged model (adapter kept under adapter/)."})
     lora_r: int = field(default=16, metadata={"help": "LoRA rank."})
     lora_alpha: int = field(default=32, metadata={"help": "LoRA alpha."})
     lora_dropout: float = field(default=0.05, metadata={"help": "LoRA dropout."})
     lora_target_modules: Optional[list[str]] = field(default=None, metadata={"help": "LoRA target modules (peft's default when unset)."})
     number_placeholders: Optional[bool] = field(default=None, metadata={"help": "Mask task numbers as N1, N2, ... (None: follow the base model)."})
+    made_by: str = field(default="train", metadata={"help": "The lumos command recorded in lumos_model.json."})
     max_minutes: Optional[float] = field(default=None, metadata={"help": "Wall-clock budget in minutes."})
     anneal_over_budget: bool = field(default=True, metadata={"help": "Cosine learning rate over the time budget."})
     resume: bool = field(default=False, metadata={"help": "Resume from the last checkpoint in output_dir."})
@@ -108,8 +140,12 @@ class TrainConfig(SFTConfig):
 
         if self.module not in (None, "plan", "ground"):
             raise ValueError(f"module must be 'plan', 'ground' or None, got {self.module!r}")
+        if self.method not in METHODS:
+            raise ValueError(f"method must be one of {', '.join(METHODS)}, got {self.method!r}")
         if self.max_minutes is not None and self.max_minutes <= 0:
             raise ValueError(f"max_minutes must be > 0, got {self.max_minutes}")
+        if self.merge_lora and not self.lora:
+            raise ValueError("merge_lora needs lora")
         if not torch.cuda.is_available():
             # TRL defaults to bf16 and gradient checkpointing; neither helps (or works well) on CPU.
             self.use_cpu, self.bf16, self.fp16, self.gradient_checkpointing = True, False, False, False
@@ -132,20 +168,25 @@ class TrainResult:
     wall_time_s: float
     stopped_by_budget: bool
     records: int
-    """training conversations (or prompt-completion pairs in the fallback)"""
+    """training conversations (or preference pairs)"""
     tokens_per_step: float
     """mean tokens per optimizer step (batch x mean sequence length, padding excluded)"""
     resumed_from: str | None = None
     """the checkpoint training resumed from, if any"""
     losses: list[float] = field(default_factory=list)
     """every logged training loss, in order"""
+    method: str = "sft"
 
     @property
     def tokens_per_s(self) -> float:
         return self.steps * self.tokens_per_step / self.wall_time_s if self.wall_time_s > 0 else 0.0
 
+    @property
+    def seconds_per_step(self) -> float:
+        return self.wall_time_s / self.steps if self.steps else 0.0
+
     def to_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "tokens_per_s": self.tokens_per_s}
+        return {**asdict(self), "tokens_per_s": self.tokens_per_s, "seconds_per_step": self.seconds_per_step}
 
 
 class TimeBudgetCallback(TrainerCallback):
@@ -188,8 +229,12 @@ class TimeBudgetCallback(TrainerCallback):
 # data
 
 
-def read_sft_records(files: Iterable[str | Path]) -> list[dict[str, Any]]:
-    """SFT records from JSONL files (blank lines skipped; a torn last line is dropped)."""
+def read_sft_records(files: Iterable[str | Path], required: Sequence[str] = ("messages",)) -> list[dict[str, Any]]:
+    """Records from JSONL files (blank lines skipped; a torn last line is dropped).
+
+    Raises:
+        ValueError: a line that is not JSON (other than the last), or a record without `required` keys.
+    """
     records: list[dict[str, Any]] = []
     for path in files:
         lines = Path(path).read_text(encoding="utf-8").splitlines()
@@ -203,22 +248,43 @@ def read_sft_records(files: Iterable[str | Path]) -> list[dict[str, Any]]:
                     logger.warning("dropping a torn last line in %s", path)
                     continue
                 raise ValueError(f"{path}:{number + 1}: not a JSON line")
-            if "messages" not in record:
-                raise ValueError(f"{path}:{number + 1}: an SFT record needs 'messages'")
+            missing = [key for key in required if key not in record]
+            if missing:
+                what = "an SFT record" if tuple(required) == ("messages",) else "a preference pair"
+                raise ValueError(f"{path}:{number + 1}: {what} needs {', '.join(repr(k) for k in missing)}")
             records.append(record)
     return records
 
 
-def record_module(record: dict[str, Any]) -> str:
+def _first_user_turn(record: Mapping[str, Any]) -> str:
+    messages = record.get("messages") or record.get("prompt") or []
+    return next((str(m["content"]) for m in messages if m["role"] == "user"), "")
+
+
+def record_module(record: Mapping[str, Any]) -> str:
     """`plan`, `ground` or `other`, from the first user turn's LUMOS instruction."""
     from agents.prompts import GROUND_INSTRUCTION, PLAN_INSTRUCTION
 
-    first = next((str(m["content"]) for m in record["messages"] if m["role"] == "user"), "")
+    first = _first_user_turn(record)
     if first.startswith(PLAN_INSTRUCTION.strip()):
         return "plan"
     if first.startswith(GROUND_INSTRUCTION.strip()):
         return "ground"
     return "other"
+
+
+def record_formulation(record: Mapping[str, Any]) -> str:
+    """`iterative`, `onetime` or `unknown`: a one-time plan is one assistant turn; a one-time
+    grounding turn grounds `Subgoals` (plural)."""
+    module = record_module(record)
+    messages = list(record.get("messages") or record.get("prompt") or [])
+    if module == "plan":
+        if "prompt" in record and "messages" not in record:
+            return "unknown"
+        return "onetime" if sum(m["role"] == "assistant" for m in messages) == 1 else "iterative"
+    if module == "ground":
+        return "onetime" if "Subgoals to be grounded:" in _first_user_turn(record) else "iterative"
+    return "unknown"
 
 
 def select_records(records: Sequence[dict[str, Any]], module: str | None = None, datasets: Sequence[str] | None = None, max_records: int | None = None) -> list[dict[str, Any]]:
@@ -229,13 +295,11 @@ def select_records(records: Sequence[dict[str, Any]], module: str | None = None,
 
 def has_generation_markers(tokenizer: Any) -> bool:
     """Whether the tokenizer's chat template marks assistant text (`{% generation %}`)."""
-    template = getattr(tokenizer, "chat_template", None) or ""
-    return bool(_GENERATION_MARKER.search(template if isinstance(template, str) else json.dumps(template)))
+    return _template_has_markers(getattr(tokenizer, "chat_template", None) or "")
 
 
 def to_prompt_completion(records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Fallback for templates without generation markers: one prompt-completion pair per
-    assistant turn (TRL then puts the loss on the completion only)."""
+    """One prompt-completion pair per assistant turn (for tools that want that shape)."""
     pairs = []
     for record in records:
         messages = record["messages"]
@@ -246,85 +310,189 @@ def to_prompt_completion(records: Sequence[dict[str, Any]]) -> list[dict[str, An
 
 
 # ---------------------------------------------------------------------------------------------
+# models
+
+
+def load_training_model(path: str, *, dtype: Any, lora: bool) -> tuple[Any, str | None]:
+    """The model to train from a resolved folder (or hub id), and the base of a LoRA adapter folder.
+
+    A LoRA adapter folder loads over its base: with `lora`, the adapter keeps training (trainable);
+    without, it is merged and all weights train.
+    """
+    from transformers import AutoModelForCausalLM
+
+    from agents.backends.transformers import lora_base_of
+
+    folder = Path(path)
+    base_of_adapter = lora_base_of(folder) if folder.is_dir() else None
+    source = base_of_adapter or path
+    source_folder = Path(source)
+    kwargs: dict[str, Any] = {"dtype": dtype}
+    if source_folder.is_dir():
+        kwargs["use_safetensors"] = any(p.suffix == ".safetensors" for p in source_folder.iterdir())
+    try:
+        model = AutoModelForCausalLM.from_pretrained(source, **kwargs)
+    except OSError as error:
+        raise ValueError(f"cannot load the base model {source}: {str(error).strip().splitlines()[0]}") from None
+    if base_of_adapter is None:
+        return model, None
+    from peft import PeftModel
+
+    model = PeftModel.from_pretrained(model, str(folder), is_trainable=lora)
+    if not lora:
+        return model.merge_and_unload(), None
+    return model, base_of_adapter
+
+
+# ---------------------------------------------------------------------------------------------
 # training
 
 
 @dataclass
 class PreparedTraining:
-    """An `SFTTrainer` ready to run, and what `train` needs to finish the job."""
+    """A TRL trainer ready to run, and what `train` needs to finish the job."""
 
     trainer: Any
     tokenizer: Any
     options: dict[str, Any]
-    """the tiny back-end options to save with the model (`lumos_tiny.json`)"""
+    """the tiny back-end options to save with the model (empty for other models)"""
     budget: TimeBudgetCallback | None
     rows: int
+    chat: ChatFormat | None = None
+    """how conversations were serialised"""
+    base_path: str = ""
+    """the resolved base model folder (or hub id)"""
+    base_record: Any = None
+    """the base folder's `ModelRecord`, if any"""
+    lora_base: str | None = None
+    """the base of the adapter being trained (LoRA)"""
+    original_template: Any = None
+    """the tokenizer's chat template before training (saved as it was)"""
+    provenance: dict[str, Any] = field(default_factory=dict)
+    """what the records are: datasets, modules, formulations"""
 
 
 def build_trainer(config: TrainConfig) -> PreparedTraining:
-    """Read and filter the records, load the model and tokenizer, and build the `SFTTrainer`.
+    """Read and filter the records, load the model and tokenizer, and build the TRL trainer.
 
     Raises:
-        ValueError: no data files, no base model, or no record left after filtering.
+        ValueError: no data files, no base model, no record left after filtering, or a base model
+            that cannot be loaded.
     """
     import torch
     from datasets import Dataset
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-    from trl import SFTTrainer
 
-    from agents.backends.tiny import mask_conversation, read_tiny_options
+    from agents.backends.tiny import mask_conversation
+    from agents.backends.transformers import load_tokenizer
+    from agents.models import NAMED_MODELS, read_model_record, resolve_model
 
     if not config.data_files:
         raise ValueError("TrainConfig.data_files is empty")
     if not config.base_model:
         raise ValueError("TrainConfig.base_model is not set")
-    records = select_records(read_sft_records(config.data_files), config.module, config.datasets, config.max_records)
+    for path in config.data_files:
+        if not Path(path).is_file():
+            raise ValueError(f"no such data file: {path}")
+    dpo = config.method == "dpo"
+    required = ("prompt", "chosen", "rejected") if dpo else ("messages",)
+    records = select_records(read_sft_records(config.data_files, required), config.module, config.datasets, config.max_records)
     if not records:
-        raise ValueError(f"no SFT records left after filtering (module={config.module}, datasets={config.datasets})")
-    options = read_tiny_options(config.base_model)
+        raise ValueError(f"no records left after filtering (module={config.module}, datasets={config.datasets})")
+    base_path = resolve_model(config.base_model)
+    base_folder = Path(base_path)
+    base_record = read_model_record(base_folder) if base_folder.is_dir() else None
+    options = dict(base_record.tiny) if base_record is not None and base_record.tiny is not None else {}
     placeholders = bool(options.get("number_placeholders", False)) if config.number_placeholders is None else config.number_placeholders
-    messages = [mask_conversation(r["messages"]) if placeholders else [dict(m) for m in r["messages"]] for r in records]
+    mask = mask_conversation if placeholders else (lambda messages: [dict(m) for m in messages])
 
-    tokenizer = AutoTokenizer.from_pretrained(config.base_model)
+    tokenizer = load_tokenizer(base_path)
+    original_template = getattr(tokenizer, "chat_template", None)
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
-    if config.assistant_only_loss and not has_generation_markers(tokenizer):
-        logger.warning("chat template of %s has no {%% generation %%} markers: training on prompt-completion pairs", config.base_model)
-        config.assistant_only_loss = False
-        config.completion_only_loss = True
-        rows = to_prompt_completion([{"messages": m} for m in messages])
+    chat = resolve_chat_format(tokenizer, base_record, config.base_model if config.base_model in NAMED_MODELS else base_path)
+    provenance = {
+        "records": len(records),
+        "datasets": dict(Counter(str(r.get("dataset", "")) for r in records)),
+        "modules": dict(Counter(record_module(r) for r in records)),
+        "formulations": dict(Counter(record_formulation(r) for r in records)),
+    }
+
+    if dpo:
+        rows = []
+        for r in records:
+            prompt = mask(r["prompt"])
+            prompt_text, chosen = preference_texts(tokenizer, chat, prompt, mask(r["chosen"]))
+            _, rejected = preference_texts(tokenizer, chat, prompt, mask(r["rejected"]))
+            rows.append({"prompt": prompt_text, "chosen": chosen, "rejected": rejected})
     else:
-        rows = [{"messages": m} for m in messages]
+        rows = [tokenize_conversation(tokenizer, chat, mask(r["messages"])) for r in records]
+        if not config.assistant_only_loss:
+            rows = [{"input_ids": row["input_ids"]} for row in rows]
     dataset = Dataset.from_list(rows)
 
     dtype = torch.bfloat16 if config.bf16 else torch.float32
-    model = AutoModelForCausalLM.from_pretrained(config.base_model, use_safetensors=True, dtype=dtype)
+    model, lora_base = load_training_model(base_path, dtype=dtype, lora=config.lora)
     peft_config = None
-    if config.lora:
+    if config.lora and lora_base is None:
         from peft import LoraConfig
 
         peft_config = LoraConfig(
             r=config.lora_r, lora_alpha=config.lora_alpha, lora_dropout=config.lora_dropout,
             target_modules=config.lora_target_modules, task_type="CAUSAL_LM",
         )
+        lora_base = config.base_model if config.base_model in NAMED_MODELS else base_path
     budget = TimeBudgetCallback(config.max_minutes, anneal=config.anneal_over_budget) if config.max_minutes is not None else None
-    trainer = SFTTrainer(
-        model=model, args=config, train_dataset=dataset, processing_class=tokenizer, peft_config=peft_config,
-        callbacks=[budget] if budget else None,
-    )
-    return PreparedTraining(trainer, tokenizer, {**options, "number_placeholders": placeholders}, budget, len(rows))
+    callbacks = [budget] if budget else None
+    if dpo:
+        from trl import DPOTrainer
+
+        trainer = DPOTrainer(model=model, args=dpo_config(config), train_dataset=dataset, processing_class=tokenizer,
+                             peft_config=peft_config, callbacks=callbacks)
+    else:
+        from trl import SFTTrainer
+
+        # the conversations are tokenised and masked above (assistant_masks); TRL's own conversational
+        # path would tokenise without the special tokens inference adds (BOS for the Tulu format)
+        config.assistant_only_loss = False
+        config.completion_only_loss = False
+        trainer = SFTTrainer(model=model, args=config, train_dataset=dataset, processing_class=tokenizer,
+                             peft_config=peft_config, callbacks=callbacks)
+    return PreparedTraining(trainer, tokenizer, {**options, "number_placeholders": placeholders} if options or placeholders else {},
+                            budget, len(rows), chat=chat, base_path=base_path, base_record=base_record, lora_base=lora_base,
+                            original_template=original_template, provenance=provenance)
 
 
-def train(config: TrainConfig) -> TrainResult:
+def dpo_config(config: TrainConfig) -> Any:
+    """TRL's `DPOConfig` with the run's `TrainingArguments` settings (output, steps, learning rate,
+    seeds, `report_to`, device), `max_length` and `beta`."""
+    from dataclasses import fields
+
+    from transformers import TrainingArguments
+    from trl import DPOConfig
+
+    shared = {f.name for f in fields(TrainingArguments) if f.init}
+    settings = {name: getattr(config, name) for name in shared if hasattr(config, name)}
+    for name in ("logging_dir",):  # derived in __post_init__; let DPOConfig derive its own
+        settings.pop(name, None)
+    dpo_fields = {f.name for f in fields(DPOConfig) if f.init}
+    settings = {k: v for k, v in settings.items() if k in dpo_fields}
+    settings.update(beta=config.beta, max_length=config.max_length)
+    return DPOConfig(**settings)
+
+
+def train(config: TrainConfig, provenance: Mapping[str, Any] | None = None) -> TrainResult:
     """Train `config.base_model` on `config.data_files`; returns where it went and how it went.
 
+    `provenance` (task specs, families, template ids, env ids, ...) is added to the output's
+    `lumos_model.json` training record.
+
     Raises:
-        ValueError: no data files, no base model, or no record left after filtering.
+        ValueError: no data files, no base model, no record left after filtering, or a base model
+            that cannot be loaded.
     """
     from transformers.trainer_utils import get_last_checkpoint
 
-    from agents.backends.tiny import write_tiny_options
-
+    started = time.time()
     prepared = build_trainer(config)
     trainer = prepared.trainer
     checkpoint = None
@@ -335,28 +503,120 @@ def train(config: TrainConfig) -> TrainResult:
     wall = time.monotonic() - start
 
     out = Path(config.output_dir)
-    final = trainer.model
-    if config.lora:
-        final.save_pretrained(out / "adapter")
-        final = final.merge_and_unload()
-    final.save_pretrained(out, safe_serialization=True)
-    prepared.tokenizer.save_pretrained(out)
-    write_tiny_options(out, prepared.options)
-
+    save_trained(prepared, config, out, provenance)
     losses = [entry["loss"] for entry in trainer.state.log_history if "loss" in entry]
-    lengths = [len(ids) for ids in trainer.train_dataset["input_ids"]]
+    columns = trainer.train_dataset.column_names
+    if "input_ids" in columns:
+        lengths = [len(ids) for ids in trainer.train_dataset["input_ids"]]
+    else:
+        lengths = [sum(len(row[c]) for c in ("prompt_ids", "chosen_ids", "rejected_ids") if c in row) for row in trainer.train_dataset]
     batch = config.per_device_train_batch_size * config.gradient_accumulation_steps
-    return TrainResult(
+    result = TrainResult(
         output_dir=str(out),
         steps=int(trainer.state.global_step),
         final_loss=float(losses[-1]) if losses else None,
         wall_time_s=wall,
         stopped_by_budget=bool(prepared.budget and prepared.budget.stopped),
         records=prepared.rows,
-        tokens_per_step=batch * (sum(lengths) / len(lengths)),
+        tokens_per_step=batch * (sum(lengths) / max(1, len(lengths))),
         resumed_from=checkpoint,
         losses=[float(x) for x in losses],
+        method=config.method,
     )
+    write_run_manifest(out, config_dict(config), seeds={"seed": config.seed, "data_seed": config.data_seed},
+                       extra={"result": result.to_dict(), "started_at": started, "finished_at": time.time(),
+                              "base_model": prepared.base_path})
+    return result
+
+
+def save_trained(prepared: PreparedTraining, config: TrainConfig, out: Path, provenance: Mapping[str, Any] | None = None) -> None:
+    """Weights (or the adapter), the tokenizer as it was, and `lumos_model.json`."""
+    from agents.models import ModelRecord, write_model_record
+
+    model = prepared.trainer.model
+    out.mkdir(parents=True, exist_ok=True)
+    lora_base = None
+    if config.lora and not config.merge_lora:
+        model.save_pretrained(out)  # adapter_config.json + adapter_model.safetensors
+        lora_base = prepared.lora_base
+    else:
+        if config.lora:
+            model.save_pretrained(out / "adapter")
+            model = model.merge_and_unload()
+        model.save_pretrained(out, safe_serialization=True)
+    prepared.tokenizer.chat_template = prepared.original_template
+    prepared.tokenizer.save_pretrained(out)
+    base = prepared.base_record
+    training = {
+        "method": config.method, "data_files": [str(p) for p in config.data_files], "module": config.module,
+        **prepared.provenance, "chat_template": prepared.chat.to_json() if prepared.chat else None,
+        "lora": config.lora, "merged": bool(config.lora and config.merge_lora), "trained_from": config.base_model,
+        **dict(provenance or {}),
+    }
+    record = ModelRecord(
+        base_model=(base.base_model if base is not None and base.base_model else config.base_model),
+        revision=base.revision if base is not None else None,
+        source_sha256=base.source_sha256 if base is not None else None,
+        chat_format=prepared.chat.chat_format if prepared.chat else "auto",
+        prompt_style=prepared.chat.prompt_style if prepared.chat else "auto",
+        tiny=dict(prepared.options) if base is not None and base.tiny is not None else None,
+        training=training, lora_base=lora_base, made_by=config.made_by,
+    )
+    write_model_record(out, record)
+
+
+# ---------------------------------------------------------------------------------------------
+# run manifests
+
+
+def config_dict(config: Any) -> dict[str, Any]:
+    """A JSON-safe dict of a config (TrainingArguments' own `to_dict` where there is one)."""
+    data = config.to_dict() if hasattr(config, "to_dict") else asdict(config)
+    return json.loads(json.dumps(data, default=str))
+
+
+def git_commit(start: str | Path | None = None) -> dict[str, Any] | None:
+    """`{"commit", "dirty"}` of the git checkout holding lumos's code, or None where there is none."""
+    folder = Path(start) if start is not None else Path(__file__).resolve().parent
+    try:
+        commit = subprocess.run(["git", "-C", str(folder), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10)
+        if commit.returncode != 0:
+            return None
+        status = subprocess.run(["git", "-C", str(folder), "status", "--porcelain", "--untracked-files=no"],
+                                capture_output=True, text=True, timeout=20)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return {"commit": commit.stdout.strip(), "dirty": bool(status.stdout.strip()) if status.returncode == 0 else None}
+
+
+def package_versions(names: Sequence[str] = MANIFEST_PACKAGES) -> dict[str, str | None]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    out: dict[str, str | None] = {}
+    for name in names:
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:
+            out[name] = None
+    return out
+
+
+def write_run_manifest(folder: str | Path, config: Mapping[str, Any], *, seeds: Mapping[str, Any],
+                       command_line: Sequence[str] | None = None, extra: Mapping[str, Any] | None = None) -> Path:
+    """Write `run_manifest.json`: git commit, package versions, seeds, command line, config, host."""
+    import torch
+
+    manifest = {
+        "git": git_commit(), "packages": package_versions(), "seeds": dict(seeds),
+        "command_line": list(sys.argv if command_line is None else command_line),
+        "python": sys.version.split()[0], "platform": platform.platform(),
+        "device": torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu",
+        "config": dict(config), **dict(extra or {}),
+    }
+    path = Path(folder) / MANIFEST_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(manifest, indent=2, sort_keys=True, default=str) + "\n", encoding="utf-8")
+    return path
 
 
 # ---------------------------------------------------------------------------------------------

@@ -10,7 +10,6 @@ assistant-only loss can train it. `save_tiny` writes a folder that `AutoTokenize
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -160,7 +159,7 @@ def save_tiny(
 ) -> Path:
     """Build the tokenizer and model and save both (safetensors) in `path`; returns the path.
 
-    `merge_across_words` and `phrases` are `train_tokenizer` options. `number_placeholders` is recorded in the folder (`lumos_tiny.json`) so that training and
+    `merge_across_words` and `phrases` are `train_tokenizer` options. `number_placeholders` is recorded in the folder's `lumos_model.json` (its `tiny` options) so that training and
     `load_tiny_backend` put the model behind `NumberPlaceholders` (see there).
     """
     path = Path(path)
@@ -177,23 +176,31 @@ def save_tiny(
 
 
 TINY_OPTIONS_FILE = "lumos_tiny.json"
-"""Options a tiny model folder carries for its back-end (e.g. `number_placeholders`)."""
+"""The older marker of a tiny model folder (still read, as a record with tiny options); new folders
+carry their options in `lumos_model.json` (`agents.models.ModelRecord.tiny`)."""
 
 
 def read_tiny_options(path: str | Path) -> dict[str, Any]:
-    """The options saved beside a tiny model (`{}` for a folder without them, e.g. any HF model)."""
-    file = Path(path) / TINY_OPTIONS_FILE
-    return json.loads(file.read_text(encoding="utf-8")) if file.is_file() else {}
+    """The options saved with a tiny model (`{}` for a folder without them, e.g. any HF model)."""
+    from agents.models import read_model_record
+
+    record = read_model_record(path) if Path(path).is_dir() else None
+    return dict(record.tiny) if record is not None and record.tiny is not None else {}
 
 
-def write_tiny_options(path: str | Path, options: dict[str, Any]) -> None:
-    (Path(path) / TINY_OPTIONS_FILE).write_text(json.dumps(options, sort_keys=True) + "\n", encoding="utf-8")
+def write_tiny_options(path: str | Path, options: dict[str, Any], made_by: str = "save_tiny") -> None:
+    """Record a tiny model's options in its folder's `lumos_model.json` (other record fields kept)."""
+    from agents.models import ModelRecord, read_model_record, write_model_record
+
+    record = read_model_record(path) or ModelRecord(base_model="lumos-tiny", chat_format="template", made_by=made_by)
+    record.tiny = dict(options)
+    write_model_record(path, record)
 
 
 def load_tiny_backend(path: str | Path, *, batch_size: int = 16, number_placeholders: bool | None = None) -> Any:
     """A `TransformersBackend` over a saved tiny model (its template is the Tulu format).
 
-    `number_placeholders=None` follows the folder's `lumos_tiny.json`; when on, the back-end is
+    `number_placeholders=None` follows the folder's recorded tiny options; when on, the back-end is
     wrapped in `NumberPlaceholders`.
     """
     from agents.backends.transformers import TransformersBackend

@@ -40,16 +40,13 @@ from lumos_envs.protocols import Generation
 
 from agents.backends.base import BackendError, Conversation
 from agents.backends.serialise import adds_special_tokens as _adds_special_tokens
-from agents.backends.serialise import format_conversation, record_prompt_style, resolve_prompt_style
-from agents.prompts import GROUND_INSTRUCTION, PLAN_INSTRUCTION
+from agents.backends.serialise import MIN_ROOM, fit_conversation, format_conversation, record_prompt_style, resolve_prompt_style
 
 logger = logging.getLogger(__name__)
 
 PromptStyle = Literal["auto", "tulu", "template", "lumos-eval"]
 ChatFormatName = PromptStyle  # the older name
 DTYPES = ("auto", "float32", "bfloat16", "float16")
-MIN_ROOM = 8
-"""a prompt must leave at least this many positions (or max_new_tokens, if smaller) to generate"""
 
 
 class TransformersBackend:
@@ -225,31 +222,17 @@ class TransformersBackend:
 
     def _fit(self, conversation: Conversation, max_new_tokens: int) -> list[int]:
         """The prompt ids of a conversation, shortened to fit the context (see the module docstring)."""
-        ids = self.encode(self.format_chat(conversation))
-        need = min(MIN_ROOM, max_new_tokens)
-        room = self._room(len(ids), max_new_tokens)
-        if room is None or room >= need:
-            return ids
-        messages = list(conversation)
-        anchor = _first_lumos_turn(messages)
-        kept = messages[anchor:]
-        dropped_demonstrations = anchor > 0
-        while True:
-            ids = self.encode(self.format_chat(kept))
-            if self._room(len(ids), max_new_tokens) >= need:  # type: ignore[operator]
-                break
-            if len(kept) <= 2:
-                what = "its instruction turn and its current turn" if len(kept) == 2 else "its one turn"
-                raise BackendError(f"a conversation of {len(ids)} tokens does not fit {self.name or 'the model'}'s "
-                                   f"{self.context_window} positions even with only {what}; use a model with a longer context")
-            kept = [kept[0], *kept[3:]] if len(kept) > 3 else [kept[0], kept[-1]]  # drop the oldest turn pair
+        fitted = fit_conversation(conversation, lambda turns: self.encode(self.format_chat(turns)), self.context_window,
+                                  max_new_tokens, self.name)
+        if not fitted.was_cut:
+            return fitted.ids
         self.prompts_cut += 1
         log = logger.debug if self._warned_cut else logger.warning
         self._warned_cut = True
         log("a conversation was too long for %s's context (%s positions): kept its instruction and current turn, "
             "dropped %s%d older turns (%d conversations so far; `prompts_cut`)", self.name or "the model", self.context_window,
-            "the demonstrations and " if dropped_demonstrations else "", len(messages) - anchor - len(kept), self.prompts_cut)
-        return ids
+            "the demonstrations and " if fitted.demonstration_turns else "", fitted.dropped_turns, self.prompts_cut)
+        return fitted.ids
 
     def _generate_batch(self, prompts: list[list[int]], max_new_tokens: int, stop: list[str], temperature: float, n: int, seed: int | None) -> list[list[Generation]]:
         import torch
@@ -420,17 +403,6 @@ class _seeded:
     def __exit__(self, *exc: object) -> None:
         if self._fork is not None:
             self._fork.__exit__(*exc)
-
-
-def _first_lumos_turn(messages: Sequence[Any]) -> int:
-    """Index of the conversation's own first turn: the last user turn that opens with a LUMOS
-    instruction (in-context demonstrations before it open with one too); 0 when there is none."""
-    anchor = 0
-    for i, message in enumerate(messages):
-        content = str(message.get("content", ""))
-        if message.get("role") == "user" and (content.startswith(PLAN_INSTRUCTION) or content.startswith(GROUND_INSTRUCTION[:60])):
-            anchor = i
-    return anchor
 
 
 def lora_base_of(folder: str | Path) -> str | None:

@@ -140,11 +140,19 @@ def test_time_budget_stops_training(workspace: dict[str, Path]) -> None:
     assert (Path(result.output_dir) / "model.safetensors").is_file()
 
 
-def test_lora_saves_the_merged_model_and_the_adapter(workspace: dict[str, Path]) -> None:
-    result = train(_config(workspace, "lora", max_steps=2, lora=True, lora_r=4, lora_alpha=8))
-    out = Path(result.output_dir)
-    assert (out / "adapter" / "adapter_config.json").is_file()
-    backend = load_tiny_backend(out, batch_size=1)
+def test_lora_saves_the_adapter_or_the_merged_model(workspace: dict[str, Path]) -> None:
+    from agents.models import read_model_record
+
+    adapter = Path(train(_config(workspace, "lora", max_steps=2, lora=True, lora_r=4, lora_alpha=8)).output_dir)
+    assert (adapter / "adapter_config.json").is_file() and not (adapter / "model.safetensors").exists()
+    record = read_model_record(adapter)
+    assert record.lora_base == str(workspace["base"]) and record.tiny == {"number_placeholders": True}
+    loaded = load_tiny_backend(adapter, batch_size=1)  # over its base, merged in memory
+    assert not any("lora" in name for name, _ in loaded.inner.model.named_parameters())
+    merged = Path(train(_config(workspace, "lora_merged", max_steps=2, lora=True, merge_lora=True, lora_r=4, lora_alpha=8)).output_dir)
+    assert (merged / "adapter" / "adapter_config.json").is_file() and (merged / "model.safetensors").is_file()
+    assert read_model_record(merged).lora_base is None
+    backend = load_tiny_backend(merged, batch_size=1)
     assert not any("lora" in name for name, _ in backend.inner.model.named_parameters())
 
 
