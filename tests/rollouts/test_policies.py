@@ -33,11 +33,16 @@ def test_tiny_models_get_no_in_context_examples(tiny_dir):
     assert isinstance(agent, LumosAgent) and agent.demonstrations == {}
 
 
-def test_transformers_models_get_lumos_webshop_examples(tiny_dir, monkeypatch):
-    from agents.backends import tiny
+def test_transformers_models_get_lumos_webshop_examples(tiny_dir, tmp_path):
+    import shutil
+
     from agents.backends.transformers import TransformersBackend
 
-    monkeypatch.setattr(tiny, "TINY_OPTIONS_FILE", "not-a-tiny-model.json")  # load it as any transformers model
+    plain = tmp_path / "plain"  # the tiny model without its record: it loads as any transformers model
+    shutil.copytree(tiny_dir, plain)
+    for marker in ("lumos_tiny.json", "lumos_model.json"):
+        (plain / marker).unlink(missing_ok=True)
+    tiny_dir = str(plain)
     agent = make_agent(AgentConfig(agent="lumos", model=tiny_dir, formulation="onetime"))
     assert isinstance(agent.planner.backend, TransformersBackend)
     assert agent.demonstrations == lumos_demonstrations("onetime")
