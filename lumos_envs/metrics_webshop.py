@@ -8,7 +8,11 @@
   lower-cased, non-alphanumerics as spaces, score rounded; see `fuzzy_score`), or when it appears
   verbatim in the title, bullet points or description (lower-cased).
 - **options matched**: a goal option counts when some chosen option fuzzy-matches it (> 85), after
-  WebShop's `normalize_color` (the first known colour word inside the value).
+  WebShop's `normalize_color` (the first known colour word inside the value). lumos compares
+  option *values*, as WebShop does for its (default) human goals; for a synthetic goal WebShop
+  passes `goal_options.items()`, so `thefuzz` sees `str(("size", "x-large"))`, i.e. the tokens
+  `size x large`. That quirk is not copied: it changes a match only when a chosen value shares
+  tokens with the option's *name*.
 - **price within cap**: 1 when the price is at most the goal's `price_upper`.
   WebShop's quirk: when no cap was sampled it sets `price_upper = 1,000,000`, so the term is a free
   point. lumos keeps the free point by default (`free_price_point=True`: rewards stay comparable with

@@ -99,3 +99,26 @@ def test_webshop_folder_goals_replay(tmp_path):
     for kind in ("synthetic", "human"):
         result = replay_gold("lumos/WebShop-v0", f"webshop:{tmp_path}?split=test&goals={kind}", limit=25)
         assert result.episodes == 25 and result.success_rate >= 0.9, result.to_dict()
+
+
+def test_observer_plans_stay_clean_on_goals_never_seen():
+    # goals drawn fresh from WebShop's schema (a product, some of its attributes, one value per
+    # option, a cap): any seed and index, not only the bundled families' first items
+    audit = pytest.importorskip("lumos_envs.gold_audit")
+    from hypothesis import HealthCheck, given, settings, strategies as st
+
+    from lumos_envs.tasks.webshop import GeneratedGoalSource
+
+    @settings(max_examples=25, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+    @given(st.sampled_from(["shop_synthetic", "shop_human", "shop_heldout"]), st.integers(0, 10**6), st.integers(0, 10**6))
+    def check(family, seed, index):
+        source = GeneratedGoalSource(family, 10**6 + 1, seed)
+        task = source[index]
+        assert task.plan is not None
+        env = _env_over(task)
+        try:
+            assert audit.audit_gold_plan(task, env=env) == []
+        finally:
+            env.close()
+
+    check()
