@@ -52,7 +52,13 @@ from typing import Any, Callable, Literal, Sequence
 from lumos_envs.protocols import Generation
 
 from agents.backends.base import BackendError, Conversation, cut_at_stop
-from agents.backends.serialise import adds_special_tokens, format_conversation, record_prompt_style, resolve_prompt_style
+from agents.backends.serialise import (
+    adds_special_tokens,
+    fit_conversation,
+    format_conversation,
+    record_prompt_style,
+    resolve_prompt_style,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -112,12 +118,15 @@ class PromptFormat:
 
     `style` is a resolved prompt style (`tulu`, `template`, `lumos-eval`); `tokenizer` is the
     model's own tokenizer where lumos has it (a local folder or named model): it gives the chat
-    template, the Tulu EOS text, and the decoding of returned ids.
+    template, the Tulu EOS text, and the decoding of returned ids. With it and `context_window`
+    (the folder's `max_position_embeddings`), conversations too long for the context are shortened
+    as the transformers back-end shortens them, and `max_tokens` is capped at the room left.
     """
 
     style: str
     tokenizer: Any | None = None
     name: str = ""
+    context_window: int | None = None
 
     def format(self, conversation: Conversation) -> str:
         return format_conversation(conversation, self.style, self.tokenizer)
@@ -164,6 +173,15 @@ class OpenAICompatBackend:
         self._lock = threading.Lock()
         self._warned: set[str] = set()
         self._known_models: list[str] | None = None
+        self._served_window: int | None = None
+        self.prompts_cut = 0
+        """conversations shortened to fit the model's context, so far"""
+
+    @property
+    def context_window(self) -> int | None:
+        """The model's context: the smaller of its folder's and the server's (`max_model_len`), where known."""
+        known = [w for w in (self.prompt_format.context_window if self.prompt_format else None, self._served_window) if w]
+        return min(known) if known else None
 
     @property
     def gives_token_ids(self) -> bool:
@@ -185,7 +203,9 @@ class OpenAICompatBackend:
             if self.prompt_format is None:
                 raise BackendError("completions mode needs a prompt format to serialise conversations (build the back-end with "
                                    "server_backend, or use mode='chat')")
-            prompts = [self.prompt_format.format(c) for c in conversations]
+            prompts, longest = self._fit_all(conversations, max_new_tokens)
+            if longest is not None and self.context_window is not None:
+                max_new_tokens = max(1, min(max_new_tokens, self.context_window - longest))
             return self._complete(prompts, max_new_tokens=max_new_tokens, stop=stop, temperature=temperature, n=n, seed=seed)
         _check_sampling(max_new_tokens, n)
         stop = [s for s in stop if s]
@@ -200,6 +220,28 @@ class OpenAICompatBackend:
                         body["logprobs"] = True
                 requests.append(_Request(body, [(i, j + k) for k in range(sample_n)]))
         return self._run("chat/completions", requests, len(conversations), n, stop)
+
+    def _fit_all(self, conversations: Sequence[Conversation], max_new_tokens: int) -> tuple[list[str], int | None]:
+        """The prompt strings of the conversations, each shortened to the context where lumos knows
+        the tokenizer and the context; and the longest prompt's length in tokens (None if unknown)."""
+        fmt = self.prompt_format
+        assert fmt is not None
+        window = self.context_window
+        if fmt.tokenizer is None or window is None:
+            return [fmt.format(c) for c in conversations], None
+        prompts, longest = [], 0
+        for conversation in conversations:
+            fitted = fit_conversation(conversation, lambda turns: fmt.encode(fmt.format(turns)) or [], window, max_new_tokens,
+                                      fmt.name or self.config.model)
+            if fitted.was_cut:
+                with self._lock:
+                    self.prompts_cut += 1
+                self._warn_once("cut", "a conversation was too long for %s's context (%s positions): kept its instruction and "
+                                "current turn, dropped %s%d older turns (counted in `prompts_cut`)", self.config.model, window,
+                                "the demonstrations and " if fitted.demonstration_turns else "", fitted.dropped_turns)
+            prompts.append(fmt.format(fitted.conversation))
+            longest = max(longest, len(fitted.ids))
+        return prompts, longest
 
     # -- requests ------------------------------------------------------------------------------
 
@@ -327,7 +369,10 @@ class OpenAICompatBackend:
             try:
                 listing = json.loads(self._send(url, None))
                 self._known_models = [str(m["id"]) for m in listing["data"]]
-            except (OSError, ValueError, KeyError, TypeError, BackendError, http.client.HTTPException):
+                for entry in listing["data"]:  # vLLM lists each model's max_model_len
+                    if entry.get("id") == self.config.model and isinstance(entry.get("max_model_len"), int) and entry["max_model_len"] > 0:
+                        self._served_window = int(entry["max_model_len"])
+            except (OSError, ValueError, KeyError, TypeError, AttributeError, BackendError, http.client.HTTPException):
                 return None
         return self._known_models
 
@@ -346,6 +391,7 @@ class OpenAICompatBackend:
             return  # slow, not absent: requests have their own timeouts and retries
         except (OSError, BackendError, http.client.HTTPException):
             return
+        self._known_models = None  # read the listing afresh (names and max_model_len)
         self._raise_if_unknown_model(url)
 
     def _raise_if_unknown_model(self, url: str) -> None:
@@ -548,7 +594,7 @@ def completions_format(model: str | None, api_model: str | None, prompt_style: s
             style = "template"  # as `load_tiny_backend`: tiny models are trained on their (Tulu) template
         style = resolve_prompt_style(style, tokenizer, folder)
         placeholders = bool(tiny and record is not None and (record.tiny or {}).get("number_placeholders"))
-        return PromptFormat(style, tokenizer, folder), placeholders
+        return PromptFormat(style, tokenizer, folder, _context_window(folder)), placeholders
     names = " ".join(x for x in (model, api_model) if x)
     if prompt_style in ("tulu", "lumos-eval"):
         return PromptFormat(prompt_style, None, names), False
@@ -557,6 +603,16 @@ def completions_format(model: str | None, api_model: str | None, prompt_style: s
     raise ValueError(f"completions mode sends the model's exact prompt and needs its tokenizer, but {names or 'the model'!r} "
                      f"is not a local model folder: pass --model FOLDER (the served model's folder or a named model) "
                      f"for the tokenizer, or use --api-mode chat")
+
+
+def _context_window(folder: str) -> int | None:
+    """The model's positions, from its folder's `config.json` (what the transformers back-end uses)."""
+    try:
+        config = json.loads((Path(folder) / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    window = config.get("max_position_embeddings") if isinstance(config, dict) else None
+    return window if isinstance(window, int) and window > 0 else None
 
 
 def _local_folder(model: str | None, resolve: Callable[[str], str]) -> str | None:

@@ -13,15 +13,18 @@ tokenizer's chat template, which writes its own special tokens).
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from dataclasses import dataclass
+from typing import Any, Callable, Literal, Mapping, Sequence
 
-from agents.backends.base import Conversation
-from agents.prompts import lumos_eval_prompt, tulu_prompt
+from agents.backends.base import BackendError, Conversation
+from agents.prompts import GROUND_INSTRUCTION, PLAN_INSTRUCTION, lumos_eval_prompt, tulu_prompt
 
 PromptStyle = Literal["auto", "tulu", "template", "lumos-eval"]
 PROMPT_STYLES: tuple[str, ...] = ("auto", "tulu", "template", "lumos-eval")
 TULU_EOS = "</s>"
 """the end-of-turn text of the Tulu format when the tokenizer names no EOS (LLaMA's)"""
+MIN_ROOM = 8
+"""a prompt must leave at least this many positions (or max_new_tokens, if smaller) to generate"""
 
 
 def resolve_prompt_style(style: str, tokenizer: Any | None, name: str) -> str:
@@ -75,3 +78,62 @@ def record_prompt_style(record: Any | None) -> str | None:
     if record.chat_format in ("tulu", "template"):
         return str(record.chat_format)
     return None
+
+
+@dataclass(frozen=True)
+class FittedConversation:
+    """A conversation as it fits a model's context: its prompt ids and what was dropped."""
+
+    ids: list[int]
+    """the prompt ids of `conversation`"""
+    conversation: list[Mapping[str, str]]
+    """the turns kept (the whole conversation when nothing was dropped)"""
+    demonstration_turns: int = 0
+    """in-context demonstration turns dropped (those before the conversation's own first turn)"""
+    dropped_turns: int = 0
+    """older turns of the conversation itself dropped"""
+
+    @property
+    def was_cut(self) -> bool:
+        return bool(self.demonstration_turns or self.dropped_turns)
+
+
+def fit_conversation(conversation: Conversation, encode: Callable[[Sequence[Mapping[str, str]]], list[int]],
+                     window: int | None, max_new_tokens: int, name: str = "") -> FittedConversation:
+    """Shorten a conversation to leave room to generate in `window` positions, the same way for
+    every back-end: drop the in-context demonstrations, then the oldest turn pairs, but keep the
+    conversation's first LUMOS turn (the instruction and `Task:`) and its current turn.
+
+    `encode` gives the prompt ids of a list of turns (serialised in the model's prompt style).
+
+    Raises:
+        BackendError: even the instruction and current turn do not fit.
+    """
+    messages = list(conversation)
+    ids = encode(messages)
+    need = min(MIN_ROOM, max_new_tokens)
+    if window is None or window - len(ids) >= need:
+        return FittedConversation(ids, messages)
+    anchor = _first_lumos_turn(messages)
+    kept = messages[anchor:]
+    while True:
+        ids = encode(kept)
+        if window - len(ids) >= need:
+            break
+        if len(kept) <= 2:
+            what = "its instruction turn and its current turn" if len(kept) == 2 else "its one turn"
+            raise BackendError(f"a conversation of {len(ids)} tokens does not fit {name or 'the model'}'s "
+                               f"{window} positions even with only {what}; use a model with a longer context")
+        kept = [kept[0], *kept[3:]] if len(kept) > 3 else [kept[0], kept[-1]]  # drop the oldest turn pair
+    return FittedConversation(ids, kept, anchor, len(messages) - anchor - len(kept))
+
+
+def _first_lumos_turn(messages: Sequence[Any]) -> int:
+    """Index of the conversation's own first turn: the last user turn that opens with a LUMOS
+    instruction (in-context demonstrations before it open with one too); 0 when there is none."""
+    anchor = 0
+    for i, message in enumerate(messages):
+        content = str(message.get("content", ""))
+        if message.get("role") == "user" and (content.startswith(PLAN_INSTRUCTION) or content.startswith(GROUND_INSTRUCTION[:60])):
+            anchor = i
+    return anchor

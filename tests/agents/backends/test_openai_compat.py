@@ -53,6 +53,7 @@ class _VLLMServer:
         self.failures: list[int] = []
         self.mode = "ok"
         self.delay_s = 0.0
+        self.max_model_len = 2048
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -63,7 +64,7 @@ class _VLLMServer:
 
             def do_GET(self):
                 if self.path == "/v1/models":
-                    self._send(200, {"object": "list", "data": [{"id": MODEL, "object": "model", "owned_by": "vllm", "max_model_len": 2048}]})
+                    self._send(200, {"object": "list", "data": [{"id": MODEL, "object": "model", "owned_by": "vllm", "max_model_len": outer.max_model_len}]})
                 else:
                     self._send(404, {"detail": "Not Found"})
 
@@ -198,6 +199,24 @@ def test_vllm_sends_one_request_per_batch_with_list_prompts_n_stop_and_seed(serv
             assert tokenizer.decode(list(g.token_ids), skip_special_tokens=True) == g.text + g.stop_text
             assert g.logprobs == tuple(-0.25 * (i + 1) for i in range(len(g.token_ids)))
             assert list(g.prompt_token_ids) == tokenizer(prompt)["input_ids"] and g.prompt_token_ids[0] == tokenizer.bos_token_id
+
+
+def test_long_conversations_are_shortened_to_the_served_context_as_locally(server, tokenizer):
+    server.max_model_len = 160  # vLLM's --max-model-len, smaller than the folder's 2048 positions
+    backend = OpenAICompatBackend(OpenAICompatConfig(base_url=server.url, model=MODEL), PromptFormat("tulu", tokenizer, "ckpt", 2048))
+    backend.check_server()
+    filler = " ".join(["Calculate the total number of apples."] * 4)
+    conversation = [CONVERSATIONS[0][0]]
+    for k in range(1, 4):
+        conversation += [{"role": "assistant", "content": f"Subgoal {k}: {filler}"},
+                         {"role": "user", "content": f"The executed result for Subgoal {k} is {k}. Should we stop planning?"}]
+    backend.generate_chat([conversation], max_new_tokens=40, stop=["\n"])
+    body = server.requests[-1]["body"]
+    [prompt] = body["prompt"]
+    assert prompt.startswith("<|user|>\n" + CONVERSATIONS[0][0]["content"] + "\n")  # the instruction and Task: stay
+    assert prompt.endswith("The executed result for Subgoal 3 is 3. Should we stop planning?\n<|assistant|>\n")
+    assert "Subgoal 1: " not in prompt and backend.prompts_cut == 1
+    assert len(tokenizer(prompt)["input_ids"]) + body["max_tokens"] <= 160 and body["max_tokens"] <= 40
 
 
 def test_length_is_truncated_and_eos_is_stop_with_its_id_kept(server, tokenizer):
