@@ -74,7 +74,7 @@ def split_spec(spec: str) -> tuple[str, str]:
     """
     scheme, sep, rest = spec.strip().partition(":")
     if not sep or not scheme or not rest.strip():
-        raise ValueError(f"a model spec is SCHEME:NAME (e.g. llm:smollm2, openai:URL#MODEL), got {spec!r}")
+        raise ValueError(f"a model spec is SCHEME:NAME (e.g. llm:smollm2, openai:URL#MODEL, transformers:PATH), got {spec!r}")
     return scheme.lower(), rest.strip()
 
 

@@ -16,12 +16,16 @@ from lumos_envs.domains import Domain
 from lumos_envs.envs.base import LumosEnv, TaskArgument
 from lumos_envs.execution.tool import Tool
 from lumos_envs.metrics_multimodal import multimodal_metrics
-from lumos_envs.multimodal.backends import VQABackend, VQAQuery, make_vqa_backend
+from lumos_envs.multimodal.backends import LearnedVQABackend, OracleVQABackend, VQABackend, VQAQuery, make_vqa_backend
 from lumos_envs.multimodal.images import load_image, to_observation
 from lumos_envs.multimodal.render import IMAGE_SIZE, render
 from lumos_envs.multimodal.scene import ImageSpec, spec_from_dict
+from lumos_envs.qa.readers import DEFAULT_READER_TIMEOUT_S, ReaderArgument, make_reader
 from lumos_envs.spaces import MAX_OBSERVATION_CHARS, text_space
-from lumos_envs.tasks.base import Task
+from lumos_envs.tasks.base import Task, TaskList, TaskSource
+
+REAL_IMAGE_SOURCES = frozenset({"aokvqa", "scienceqa"})
+"""task sources with real images and questions (not lumos's renders)"""
 
 IMAGE_CACHE_SIZE = 256
 """rendered/loaded images kept per process (keyed by spec or file path)"""
@@ -68,19 +72,36 @@ class MultimodalEnv(LumosEnv):
     ## Arguments
     `tasks` (task source, list of `Task`, or spec; default `synthetic:multimodal_train`),
     `vqa_backend` (`"learned"` default: lumos's own model, trained on first VQA call and cached;
-    `"oracle"`: reads the generated scene, tests and upper bounds only; `"transformers:PATH"`;
-    or an object with `answer(query)`), `max_steps=20`, `tool_timeout_s=2.0`,
-    `max_output_chars=2000`, `reveal_gold=False`.
+    `"oracle"`: reads the generated scene, tests and upper bounds only; both answer lumos's own
+    renders only and are refused for `aokvqa:` and `scienceqa:` tasks when the env is made;
+    `"transformers:PATH"`: a local transformers image-text-to-text model, loaded at the first
+    VQA call and run in this process; or an object with `answer(query)`), `reader` (who answers
+    `QA`: `"auto"` default, the bundled knowledge table on lumos's own tasks and the extractive
+    reader on real ones; `"table"`; or any QA env reader: `"extractive"`, `"llm:smollm2"`,
+    `"llm:PATH"`, `"openai:URL#MODEL"`, a `Reader`, a `TextGenerator`; the table is refused for
+    real tasks), `reader_timeout_s=60.0` (one LLM reader call, in this process), `max_steps=20`,
+    `tool_timeout_s=2.0`, `max_output_chars=2000`, `reveal_gold=False`.
 
     ## Version History
-    - v0: initial version.
+    - v0: initial version. VQA back-ends for real images are transformers image-text-to-text
+      models; `QA` on real tasks is a QA reader (`reader=`), not the knowledge table.
     """
 
     domain = Domain.MULTIMODAL
     default_tasks = "synthetic:multimodal_train"
 
-    def __init__(self, tasks: TaskArgument = None, *, vqa_backend: str | VQABackend = "learned", **kwargs: Any) -> None:
+    def __init__(
+        self,
+        tasks: TaskArgument = None,
+        *,
+        vqa_backend: str | VQABackend = "learned",
+        reader: ReaderArgument = "auto",
+        reader_timeout_s: float = DEFAULT_READER_TIMEOUT_S,
+        **kwargs: Any,
+    ) -> None:
         self.vqa = make_vqa_backend(vqa_backend)
+        self._reader_argument = reader
+        self._reader_timeout_s = reader_timeout_s
         super().__init__(tasks, **kwargs)
         self.observation_space = spaces.Dict({
             "text": text_space(MAX_OBSERVATION_CHARS),
@@ -90,7 +111,22 @@ class MultimodalEnv(LumosEnv):
     def make_tools(self) -> Sequence[Tool]:
         from lumos_envs.tools.multimodal import make_multimodal_tools
 
-        return make_multimodal_tools(self._vqa_query, self.vqa.answer)
+        real = sorted(real_task_sources(self.tasks))
+        if real and isinstance(self.vqa, (LearnedVQABackend, OracleVQABackend)):
+            raise ValueError(
+                f"vqa_backend={self.vqa.name!r} reads lumos's own rendered scenes only and cannot answer {' and '.join(real)} "
+                "images; pass a transformers image-text-to-text model: vqa_backend='transformers:PATH'")
+        reader = self._reader_argument
+        if isinstance(reader, str) and reader.strip() == "auto":
+            reader = "extractive" if real else "table"
+        if isinstance(reader, str) and reader.strip() == "table":
+            if real:
+                raise ValueError(
+                    f"reader='table' (the 10-row knowledge table of lumos's own tasks) cannot answer {' and '.join(real)} "
+                    "questions; pass a QA reader: reader='extractive', 'llm:smollm2', 'llm:PATH' or 'openai:URL#MODEL'")
+            return make_multimodal_tools(self._vqa_query, self.vqa.answer)
+        qa_reader = make_reader(reader, timeout_s=self._reader_timeout_s)
+        return make_multimodal_tools(self._vqa_query, self.vqa.answer, qa_reader)
 
     def score(self, answer: str, task: Task) -> dict[str, float]:
         return multimodal_metrics(answer, task.answer, task.metadata)
@@ -104,6 +140,17 @@ class MultimodalEnv(LumosEnv):
             raise RuntimeError("no task")
         image = task_image(self._task)
         return VQAQuery(image=image.observation, question=question, full_image=image.full, spec=image.spec)
+
+
+def real_task_sources(tasks: TaskSource) -> set[str]:
+    """Which of `REAL_IMAGE_SOURCES` the tasks come from: task lists are read (they are in
+    memory), concatenations searched, generated sources (lumos's own) skipped."""
+    found: set[str] = set()
+    for source in getattr(tasks, "sources", ()):
+        found |= real_task_sources(source)
+    if isinstance(tasks, TaskList):
+        found |= {task.source for task in tasks if task.source in REAL_IMAGE_SOURCES}
+    return found
 
 
 class Observation(dict):

@@ -3,8 +3,11 @@
 `VQA` needs the episode's image, so `make_multimodal_tools(get_query)` builds it as a closure
 over a callable that returns the current image as a `VQAQuery`; it runs in-process
 (`bounded=False`) because every back-end's inference is bounded by construction (a fixed-size
-CNN forward pass, a lookup, or one pipeline call). `QA` reads its context plus the bundled
-knowledge table (`multimodal/knowledge.py`); `Calculator` is the maths domain's tool.
+CNN forward pass, a lookup, or one `generate` of at most `max_new_tokens`), and a model does not
+fit the bounded worker. `QA` reads its context plus the bundled knowledge table
+(`multimodal/knowledge.py`) on lumos's own tasks; on real questions (A-OKVQA, ScienceQA) it is a
+QA reader, the same choice as the QA env's `reader=` (`reader_qa`). `Calculator` is the maths
+domain's tool.
 
 Interface strings: `QA` and `Calculator` are verbatim from LUMOS's complex_qa block; the spec at
 hand does not give LUMOS's multimodal `VQA` wording, so `VQA_INTERFACE` follows the same pattern
@@ -20,6 +23,7 @@ from lumos_envs.execution.errors import ToolError
 from lumos_envs.execution.tool import Tool, tool
 from lumos_envs.multimodal.backends import VQAQuery
 from lumos_envs.multimodal.knowledge import KNOWLEDGE, fact
+from lumos_envs.qa.reader import Reader
 
 VQA_INTERFACE = "VQA(image, question): Given the image, answer the given question"
 QA_INTERFACE = "QA(context, query): Given context, answer the given query"
@@ -36,8 +40,10 @@ def strip_label(text: str) -> str:
     return _LABEL.sub("", text, count=1).strip()
 
 
-def make_multimodal_tools(get_query: Callable[[str], VQAQuery], answer: Callable[[VQAQuery], str]) -> Sequence[Tool]:
-    """The tools of one env: `get_query(question)` gives the current image, `answer` the back-end."""
+def make_multimodal_tools(get_query: Callable[[str], VQAQuery], answer: Callable[[VQAQuery], str],
+                          reader: Reader | None = None) -> Sequence[Tool]:
+    """The tools of one env: `get_query(question)` gives the current image, `answer` the back-end;
+    `QA` is the knowledge-table tool when `reader` is None, else `reader_qa(reader)`."""
 
     @tool(name="VQA", interface=VQA_INTERFACE, bounded=False)
     def vqa(image: str, question: str) -> str:
@@ -55,7 +61,27 @@ def make_multimodal_tools(get_query: Callable[[str], VQAQuery], answer: Callable
             raise ToolError(f"the question must have 1 to {MAX_QUESTION_CHARS} characters")
         return answer(get_query(question))
 
-    return (vqa, qa, _calculator())
+    return (vqa, qa if reader is None else reader_qa(reader), _calculator())
+
+
+def reader_qa(reader: Reader) -> Tool:
+    """`QA(context, query)` answered by a QA reader (the QA env's choice: extractive, `llm:...`,
+    `openai:...`), for real questions, which the bundled knowledge table cannot answer. The
+    reader runs in-process under its own `reader_timeout_s` (`lumos_envs.qa.llm`)."""
+
+    @tool(name="QA", interface=QA_INTERFACE, bounded=False)
+    def qa_with_reader(context: str, query: str) -> str:
+        """Answer the query from its context (e.g. what VQA said about the image) with the env's
+        reader. Raises ToolError for an empty query or context."""
+        question, text = strip_label(query), strip_label(context).strip()
+        if not question:
+            raise ToolError("QA needs a question, e.g. QA([R1], Question: What is it used for?)")
+        if not text.strip("[]() "):
+            raise ToolError("QA needs a context, e.g. QA([R1], Question: ...) with R1 from VQA")
+        answer = reader.answer([text], question)
+        return answer if answer.strip() else "unknown"
+
+    return qa_with_reader
 
 
 def _calculator() -> Tool:

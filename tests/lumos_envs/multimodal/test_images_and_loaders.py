@@ -74,14 +74,26 @@ def test_aokvqa_loader_reads_the_schema(tmp_path):
     tasks = load_tasks(f"aokvqa:{path}?image_root={coco}")
     assert len(tasks) == 2 and tasks[1].answer == "a key" and tasks[0].plan is None
     assert tasks[0].metadata["plan_error"] == "no_gold_plan"
-    env = gym.make("lumos/Multimodal-v0", tasks=tasks, vqa_backend="oracle")
+    for scene_reader in ("oracle", "learned"):  # lumos's scene parsers cannot read real images
+        with pytest.raises(ValueError, match="transformers:PATH"):
+            gym.make("lumos/Multimodal-v0", tasks=tasks, vqa_backend=scene_reader)
+    env = gym.make("lumos/Multimodal-v0", tasks=tasks, vqa_backend=_Seen())
     obs, _ = env.reset(options={"task_index": 0})
     assert obs["image"].shape == (128, 128, 3) and obs["image"].std() > 5
     obs, reward, terminated, _, info = env.step("Answer(a cup)")
     assert terminated and reward == 1.0 and info["metrics"]["da_soft_accuracy"] == 1.0
     obs, _ = env.reset(options={"task_index": 0})
     _, _, _, _, info = env.step("R1 = VQA([IMG], Question: What is shown?)")
-    assert info["invalid_action"] and "oracle" in info["last_error"]
+    assert info["results"]["R1"] == "320x240"  # the back-end got the full-size file image
+
+
+class _Seen:
+    """A VQA back-end that reports the size of the image it was given."""
+
+    name = "seen"
+
+    def answer(self, query):
+        return f"{query.full_image.width}x{query.full_image.height}"
 
 
 def test_aokvqa_missing_image_and_bad_record_fail_loudly(tmp_path):
@@ -109,7 +121,9 @@ def test_scienceqa_problems_json_and_flat_rows(tmp_path):
     tasks = load_tasks(f"scienceqa:{data / 'problems.json'}?split=test")
     assert [t.id for t in tasks] == ["scienceqa-7", "scienceqa-8"]
     assert tasks[0].question.startswith("Hint: Magnets attract iron.") and tasks[0].answer == "key"
-    env = gym.make("lumos/Multimodal-v0", tasks=tasks)
+    with pytest.raises(ValueError, match="scienceqa images"):
+        gym.make("lumos/Multimodal-v0", tasks=tasks)  # the default (learned) back-end is refused
+    env = gym.make("lumos/Multimodal-v0", tasks=tasks, vqa_backend=_Seen())
     obs, _ = env.reset(options={"task_index": 1})
     assert not obs["image"].any()  # text-only item: black image
     _, reward, _, _, info = env.step("Answer(A)")
