@@ -76,7 +76,11 @@ NUMBER_WORDS: Mapping[str, tuple[int | Fraction, ...]] = {
 standard unit factors of the units the text names)"""
 
 COMMON_CONSTANTS: frozenset[Fraction] = frozenset(Fraction(n) for n in (0, 1, 2, 10, 100))
-"""numbers any observer may write without seeing them (`1 - R2`, `R1 / 2`, `* 100` for a percent)"""
+"""numbers any observer may write in a formula without seeing them (`1 - R2`, `R1 / 2`, `* 100`
+for a percent); subgoal text may only use `SUBGOAL_CONSTANTS`, since there `10` may be a result"""
+
+SUBGOAL_CONSTANTS: frozenset[Fraction] = frozenset((Fraction(0), Fraction(1)))
+"""numbers a subgoal text may hold without seeing them (`1/2 of the apples`, `1 time`)"""
 
 _NUMBER = re.compile(r"(?<![A-Za-z0-9_.])(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?![0-9])|(?<![A-Za-z0-9_.])\.\d+(?![0-9])")
 _PERCENT = re.compile(r"(?<![A-Za-z0-9_.])(\d[\d,]*(?:\.\d+)?|\.\d+)\s*(?:%|percent\b)", re.IGNORECASE)
@@ -242,11 +246,21 @@ def make_env_for(domain: Domain | str, tasks: TaskSource | Sequence[Task], **env
 
 def numbers_in(text: str) -> list[tuple[str, Fraction]]:
     """The numbers of a text as whole tokens: (as written, value); `R9`, `x2` and `19` hold no 9."""
-    found = []
-    for match in _NUMBER.finditer(text):
-        raw = match.group()
-        found.append((raw, Fraction(raw.replace(",", ""))))
-    return found
+    return [(raw, value) for raw, value, _, _ in number_spans(text)]
+
+
+def number_spans(text: str) -> list[tuple[str, Fraction, int, int]]:
+    """`numbers_in` with each number's start and end offsets."""
+    return [(m.group(), Fraction(m.group().replace(",", "")), m.start(), m.end()) for m in _NUMBER.finditer(text)]
+
+
+def known_numbers(text: str) -> set[Fraction]:
+    """Every number an observer of `text` knows: its numbers, percents as fractions too, and the
+    values of its number and unit words (`NUMBER_WORDS`); `COMMON_CONSTANTS` are not added (the
+    audit allows them in action arguments, never in subgoal text)."""
+    known = _Known()
+    known.add(text)
+    return set(known.numbers)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -271,8 +285,8 @@ class _Known:
             self.numbers.update(Fraction(n) for n in NUMBER_WORDS.get(word, ()))
         self.texts.append(_normalise(text))
 
-    def has_number(self, value: Fraction) -> bool:
-        return value in self.numbers or value in COMMON_CONSTANTS
+    def has_number(self, value: Fraction, *, constants: bool = True) -> bool:
+        return value in self.numbers or value in (COMMON_CONSTANTS if constants else SUBGOAL_CONSTANTS)
 
     def has_phrase(self, phrase: str) -> bool:
         needle = _normalise(phrase)
@@ -294,7 +308,7 @@ class _Auditor:
         assigned: set[str] = set()
         for number, subgoal in enumerate(self.plan.subgoals, start=1):
             for raw, value in numbers_in(subgoal.text):
-                if not known.has_number(value):
+                if not known.has_number(value, constants=False):  # `10` in a subgoal may be a result
                     self._leak("subgoal_result", number, subgoal.text, raw)
             for action_text in subgoal.actions:
                 try:

@@ -20,10 +20,11 @@ from collections import Counter
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import AbstractSet as Set, Any, Iterable, Mapping, Sequence
 
 from lumos_envs.domains import Domain
 from lumos_envs.execution.errors import ToolError
+from lumos_envs.gold_audit import COMMON_CONSTANTS, known_numbers, number_spans
 from lumos_envs.jsonl import iter_jsonl
 from lumos_envs.tasks.base import GoldPlan, Task, TaskList
 from lumos_envs.tasks.math_plans import (
@@ -240,6 +241,8 @@ class _RationaleConverter:
         self.answer = parse_number(answer)
         self.question = question
         self.question_values = _question_numbers(question)
+        self.known_numbers = self.question_values | known_numbers(question)
+        """numbers an observer of the task text knows (the question's, number and unit words, constants)"""
         self.builder = PlanBuilder()
         self.vars: list[_Var] = []
         self.outcome = _Outcome()
@@ -271,16 +274,20 @@ class _RationaleConverter:
         marked_positions = [position for position, _, _ in mark_spans]
         computations += self._unmarked_computations(tokens, marked_positions)
         computations.sort(key=lambda c: c.position)
-        subgoal_started = False
+        earlier = list(self.vars)
+        line_vars: list[_Var] = []
         for computation in computations:
             formula, exact = self._formula_with_references(computation)
             if formula is None or exact is None:
                 continue
-            if not subgoal_started:
+            if not line_vars:
                 self.builder.subgoal(subgoal_text(cleaned))
-                subgoal_started = True
             name = self.builder.action("Calculator", formula)
-            self.vars.append(_Var(name, exact, parse_number(computation.shown_text), len(self.lines) - 1))
+            line_vars.append(_Var(name, exact, parse_number(computation.shown_text), len(self.lines) - 1))
+            self.vars.append(line_vars[-1])
+        if line_vars:
+            # the text is written from the sentence, then stripped of what the line computes
+            self.builder.retitle(subgoal_text(cleaned, known=self.known_numbers, variables=earlier + line_vars))
 
     def _mark_computation(self, position: int, expr: str, shown: str) -> _Computation | None:
         tokens = tokenize_arithmetic(expr)
@@ -469,13 +476,23 @@ MAX_SUBGOAL_HEAD_WORDS = 16
 """longest noun phrase (in words) taken from a sentence for `Calculate <noun phrase>.`"""
 
 
-def subgoal_text(sentence: str) -> str:
-    """A LUMOS-style subgoal from a rationale sentence (marks already removed).
+def subgoal_text(sentence: str, *, known: Set[Fraction] | None = None, variables: Sequence[_Var] = ()) -> str:
+    """A LUMOS-style subgoal from a rationale sentence (marks already removed), without results.
 
     `The number of days left in the year is 365 - 180 = 185` -> `Calculate the number of days left
     in the year.`; `First find the length of each piece: 6 + 2 = 8` -> `Find the length of each
-    piece.`; anything else -> `Calculate: <sentence>.`
+    piece.`; anything else -> `Calculate: <sentence>.` with its `= result` parts removed
+    (`Kael brought 5 x 2 = 10 apples.` -> `Calculate: Kael brought 5 x 2 apples.`).
+
+    LUMOS subgoals say what is computed, never its value (the observer rule of
+    `lumos_envs.gold_audit`). With `known` (the numbers the task text gives), every other number
+    left in the text is a result: it becomes the variable that holds it (`variables`, the
+    plan's results so far, this line's included) or, when no variable holds it, is dropped.
     """
+    return _without_results(_subgoal_shape(sentence), known, variables)
+
+
+def _subgoal_shape(sentence: str) -> str:
     text = re.sub(r"\s+", " ", sentence).strip().replace(";", ",")
     body = _LEADING_CONNECTIVES_RE.sub("", text)
     before_colon, colon, _ = body.partition(":")
@@ -491,6 +508,35 @@ def subgoal_text(sentence: str) -> str:
     if clause and _is_imperative(clause.group(1)) and not _ARITHMETIC_IN_TEXT_RE.search(clause.group(1)):
         return _sentence(clause.group(1))
     return f"Calculate: {text.rstrip(' .,:')}."
+
+
+_SHOWN_RESULT_RE = re.compile(
+    r"\s*=\s*\$?\s?(?:(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?|\.\d+)(?!\d|\.\d)%?"
+)
+
+
+def _without_results(text: str, known: Set[Fraction] | None, variables: Sequence[_Var]) -> str:
+    text = _SHOWN_RESULT_RE.sub("", text)
+    if known is not None:
+        pieces: list[str] = []
+        last = 0
+        for raw, value, start, end in number_spans(text):
+            if value in known:
+                continue
+            var = next((v for v in reversed(variables) if value in (v.shown, v.exact)), None)
+            if var is None and value in COMMON_CONSTANTS:
+                continue  # `1 time`, `2 tubs`: not a result of this plan
+            dollar = start > 0 and text[start - 1] == "$"
+            pieces.append(text[last: start - 1 if dollar else start])
+            pieces.append(var.name if var is not None else "")
+            last = end
+        pieces.append(text[last:])
+        text = "".join(pieces)
+    text = re.sub(r"\s+", " ", text)
+    text = re.sub(r"\s+([.,:%])", r"\1", text).replace("( )", "").replace("()", "")
+    text = re.sub(r"\s*[-+*/×÷–]\s*(?=[.,:](?!\d)|$)", "", text)  # an operator whose operand was dropped
+    text = re.sub(r"\b([A-Za-z]+) \1\b", r"\1", text)  # `20 apples = 10 apples` left `20 apples apples`
+    return text.strip()
 
 
 _CLAUSE_WORDS = {"so", "because", "if", "since", "then", "do", "does", "did", "not", "need", "needs",

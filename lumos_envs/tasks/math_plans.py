@@ -357,6 +357,12 @@ class PlanBuilder:
             text = text.replace(";", ",")
         self._subgoals.append((text, []))
 
+    def retitle(self, text: str) -> None:
+        """Replace the current subgoal's text (once its actions show what it computes)."""
+        if not self._subgoals:
+            raise ValueError("call subgoal() before retitle()")
+        self._subgoals[-1] = (text.replace(";", ","), self._subgoals[-1][1])
+
     def action(self, tool: str, argument: str) -> str:
         """Append `R{n} = tool(argument)` to the current subgoal and return `R{n}`."""
         if not self._subgoals:

@@ -158,7 +158,23 @@ def test_subgoal_text_rewrites_common_sentence_shapes() -> None:
         "Calculate the number of days left in the year."
     assert subgoal_text("First find the length of each piece of fabric: 6 feet + 2 feet = 8 feet") == \
         "Find the length of each piece of fabric."
-    assert subgoal_text("Kael brought 5 x 2 = 10 apples.") == "Calculate: Kael brought 5 x 2 = 10 apples."
+    # LUMOS subgoals say what is computed, never the result
+    assert subgoal_text("Kael brought 5 x 2 = 10 apples.") == "Calculate: Kael brought 5 x 2 apples."
+
+
+def test_subgoal_text_turns_computed_numbers_into_variables() -> None:
+    plan, error = gsm8k_plan(
+        "Janet's ducks lay 16 eggs per day. She eats three for breakfast and bakes with four. She sells the rest "
+        "for $2 per egg. How much does she make every day?",
+        "Janet sells 16 - 3 - 4 = <<16-3-4=9>>9 duck eggs a day.\nShe makes 9 * 2 = $<<9*2=18>>18 every day.",
+        "18",
+    )
+    assert error is None and plan is not None
+    assert [s.text for s in plan.subgoals] == [
+        "Calculate: Janet sells 16 - 3 - 4 duck eggs a day.",
+        "Calculate: She makes R1 * 2 every day.",
+    ]
+    assert plan.subgoals[1].actions == ("R2 = Calculator(R1 * 2)",)
 
 
 # -- files in the GSM8K schema -------------------------------------------------------------------
