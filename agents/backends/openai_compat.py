@@ -183,11 +183,6 @@ class OpenAICompatBackend:
         known = [w for w in (self.prompt_format.context_window if self.prompt_format else None, self._served_window) if w]
         return min(known) if known else None
 
-    @property
-    def gives_token_ids(self) -> bool:
-        """Whether generations carry token ids (vllm servers); generic servers give text only."""
-        return self.config.server == "vllm"
-
     # -- the TextGenerator / ChatGenerator calls --------------------------------------------------
 
     def generate(self, prompts: Sequence[str], *, max_new_tokens: int, stop: Sequence[str] = (), temperature: float = 0.0, n: int = 1, seed: int | None = None) -> list[list[Generation]]:

@@ -148,7 +148,8 @@ class _VLLMServer:
                                   "top_logprobs": [{t: -0.25 * (i + 1)} for i, t in enumerate(tokens)]}
         if body.get("return_token_ids"):
             choice["token_ids"] = list(kept)
-            choice["prompt_token_ids"] = tok(prompt, add_special_tokens=body.get("add_special_tokens", True))["input_ids"]
+            bos = True if self.mode == "bos-always" else body.get("add_special_tokens", True)
+            choice["prompt_token_ids"] = tok(prompt, add_special_tokens=bos)["input_ids"]
         return choice
 
     def close(self):
@@ -227,6 +228,19 @@ def test_length_is_truncated_and_eos_is_stop_with_its_id_kept(server, tokenizer)
     assert eos.finish_reason == "stop" and eos.token_ids[-1] == tokenizer.eos_token_id
     assert eos.text == "R1 = Calculator(3 + 5)" and eos.stop_text == ""
     assert server.requests[1]["body"]["prompt"] == ["eos please"]
+
+
+def test_the_prompt_style_decides_bos_and_a_server_that_differs_is_reported_once(server, tokenizer, caplog):
+    backend = OpenAICompatBackend(OpenAICompatConfig(base_url=server.url, model=MODEL), PromptFormat("lumos-eval", tokenizer, "ckpt"))
+    out = backend.generate_chat(CONVERSATIONS[:1], max_new_tokens=40, stop=["\n"])
+    assert server.requests[-1]["body"]["add_special_tokens"] is False  # LUMOS's eval scripts tokenise without BOS
+    assert out[0][0].prompt_token_ids[0] != tokenizer.bos_token_id
+    server.mode = "bos-always"  # a server that adds BOS whatever it is told
+    with caplog.at_level(logging.WARNING):
+        backend = OpenAICompatBackend(OpenAICompatConfig(base_url=server.url, model=MODEL), PromptFormat("lumos-eval", tokenizer, "ckpt"))
+        for _ in range(2):
+            backend.generate_chat(CONVERSATIONS, max_new_tokens=40, stop=["\n"])
+    assert len([r for r in caplog.records if "BOS handling differs" in r.getMessage()]) == 1
 
 
 def test_big_batches_are_split_into_concurrent_requests(server, tokenizer):
