@@ -56,7 +56,8 @@ def musique_task_from_row(record: dict[str, Any], index: int, split: str, where:
         by_idx[int(paragraph.get("idx", position))] = (title, text)
         if title and text:
             documents.append(Document(title, (text,)))
-    plan, plan_error, gold = _plan(record.get("question_decomposition") or [], by_idx, bool(record.get("answerable", True)))
+    plan, plan_error, gold = _plan(record.get("question_decomposition") or [], by_idx,
+                                bool(record.get("answerable", True)), question)
     task = Task(
         id=str(record.get("id") or f"musique-{index}"),
         domain=Domain.QA,
@@ -71,7 +72,7 @@ def musique_task_from_row(record: dict[str, Any], index: int, split: str, where:
     return task, documents
 
 
-def _plan(steps: list[Any], by_idx: dict[int, tuple[str, str]], answerable: bool) -> tuple[GoldPlan | None, str | None, tuple[str, ...]]:
+def _plan(steps: list[Any], by_idx: dict[int, tuple[str, str]], answerable: bool, question: str) -> tuple[GoldPlan | None, str | None, tuple[str, ...]]:
     if not answerable:
         return None, "unanswerable record", ()
     if not steps:
@@ -90,11 +91,37 @@ def _plan(steps: list[Any], by_idx: dict[int, tuple[str, str]], answerable: bool
         text = _REF.sub(lambda m: answers[int(m.group(1)) - 1], step["question"]).strip()
         base = 3 * (number - 1)
         page, paragraph, result = f"R{base + 1}", f"R{base + 2}", f"R{base + 3}"
+        query = _page_query(title, question, step["question"], steps[: number - 1], answers)
         subgoals.append(GoldSubgoal(f"Answer: {text}", (
-            f"{page} = KnowledgeQuery({title})",
+            f"{page} = KnowledgeQuery({query})",
             f"{paragraph} = ParagraphRetrieve({page}, Query: {text})",
             f"{result} = QA([{paragraph}], Question: {text})",
         )))
         answers.append(result)
         gold.append(f"{title}-0")
     return GoldPlan(tuple(subgoals), answers[-1]), None, tuple(gold)
+
+
+def _page_query(title: str, question: str, step_question: str, earlier: list[Any], answers: list[str]) -> str:
+    """What hop k looks up, written as an observer of the episode could write it.
+
+    The supporting paragraph's title when the question names it (`Film A`, or `Green` for
+    `Green (film)`); else, for a step about an earlier answer (`Where was #1 born?`), the variable
+    holding that answer (`R3`), never the gold answer itself, which the plan has not computed
+    yet; else the title as it stands (the observer audit reports such a plan).
+    """
+    if _normalise(title) in _normalise(question):
+        return title
+    refs = [int(k) for k in _REF.findall(step_question)]
+    if refs:
+        # the referenced step whose gold answer names the page; the first reference otherwise
+        named = [k for k in refs if _normalise(str(earlier[k - 1].get("answer", ""))) == _normalise(title)]
+        return answers[(named or refs)[0] - 1]
+    short = re.sub(r"\s*\([^()]*\)\s*$", "", title).strip()
+    if short and _normalise(short) in _normalise(question):
+        return short
+    return title
+
+
+def _normalise(text: str) -> str:
+    return " " + " ".join(re.sub(r"[^0-9a-z]+", " ", text.lower()).split()) + " "

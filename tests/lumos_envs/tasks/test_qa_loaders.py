@@ -60,7 +60,9 @@ def test_musique_decomposition_becomes_a_gold_plan(tmp_path):
     tasks = load_tasks(f"musique:{path}")
     plan = tasks[0].plan
     assert plan is not None and plan.answer == "R6" and len(plan.subgoals) == 2
-    assert plan.subgoals[1].actions[0] == "R4 = KnowledgeQuery(Jo Kay)"
+    assert plan.subgoals[0].actions[0] == "R1 = KnowledgeQuery(Film A)"  # the question names it
+    # hop 2 looks up what hop 1 answered, not the gold answer the plan has not computed yet
+    assert plan.subgoals[1].actions[0] == "R4 = KnowledgeQuery(R3)"
     assert "Where was R3 born?" in plan.subgoals[1].actions[1]
     assert len(tasks.corpus) == 3
 
