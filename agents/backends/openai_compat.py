@@ -315,7 +315,7 @@ class OpenAICompatBackend:
                     hint = ""
                     if error.code in (400, 404, 422):
                         self._raise_if_unknown_model(url)
-                        if self.config.server == "vllm":
+                        if self.config.server == "vllm" and _looks_like_a_protocol_refusal(error.code, detail):
                             hint = " (a server other than vLLM may refuse vLLM's fields or list prompts: try --api-server generic)"
                     raise BackendError(f"{url} answered HTTP {error.code}: {detail}{hint}") from None
                 reason = f"HTTP {error.code}"
@@ -502,6 +502,13 @@ def _check_sampling(max_new_tokens: int, n: int) -> None:
         raise ValueError(f"max_new_tokens must be >= 1, got {max_new_tokens}")
     if n < 1:
         raise ValueError(f"n must be >= 1, got {n}")
+
+
+def _looks_like_a_protocol_refusal(code: int, detail: str) -> bool:
+    """Whether an HTTP 4xx reads like a server refusing vLLM's request shape (unknown fields, a list
+    prompt) rather than its content (a prompt too long, a bad value)."""
+    text = detail.lower()
+    return code == 422 or any(word in text for word in ("unexpected field", "unrecognized", "extra inputs", "must be a string"))
 
 
 def _finish_reason(reason: Any) -> str:
