@@ -160,6 +160,7 @@ COMMANDS: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "sql-agreement": ("rollouts.sql_cli:SqlAgreementConfig", "rollouts.sql_cli:run_sql_agreement", ()),
     "mariadb": ("rollouts.sql_cli:MariaDBConfig", "rollouts.sql_cli:run_mariadb", ()),
     "view": ("rollouts.viewer.cli:ViewConfig", "rollouts.viewer.cli:run_view", ("paths",)),
+    "grpo": ("rollouts.grpo:GrpoConfig", "rollouts.grpo:run_grpo_command", ()),
 }
 """subcommand -> (`module:ConfigClass`, `module:function(config) -> exit code`, positional fields);
 imported lazily, so `lumos --help` loads no domain code."""
