@@ -11,6 +11,7 @@ never evaluates Python.
 
 from __future__ import annotations
 
+import math
 import re
 
 import sympy as sp
@@ -39,22 +40,40 @@ _NUMBER_IN_TEXT = re.compile(
 )
 
 
+_PLAIN_NUMBER = re.compile(
+    r"[-\u2212]?\$?(?:(?:\d{1,3}(?:,\d{3})+(?!\d)|\d+)(?:\.\d+)?|\.\d+)%?"
+    r"|[-\u2212]?(?P<num>\d+)\s*/\s*(?P<den>\d+)"
+)
+
+
 def extract_number(text: str) -> Number | None:
     """The number a text answers with: the whole text if it is a plain number, else its last number.
 
     `"$1,200"` gives 1200, `"The answer is 18."` gives 18, `"3/4 of them"` gives 3/4; a text with
-    no number gives None.
+    no number gives None. An answer is a number, never an expression to evaluate: `"48 + 24"`
+    gives 24 (its last number), not 72, and a fraction counts only in lowest terms (`3/4`, not
+    `48/2`), since `48/2` is a division the answer leaves undone.
     """
     whole = text.strip().rstrip(".").strip()
     if whole:
-        value = evaluate_number(whole)
+        value = _literal_value(whole)
         if value is not None:
             return value
     for match in reversed(_NUMBER_IN_TEXT.findall(text)):
-        value = evaluate_number(re.sub(r"\s+", "", match))
+        value = _literal_value(re.sub(r"\s+", "", match))
         if value is not None:
             return value
     return None
+
+
+def _literal_value(text: str) -> Number | None:
+    """The value of a number literal (`-$1,200.5`, `50%`, `.5`, `3/4`), None for anything else."""
+    match = _PLAIN_NUMBER.fullmatch(text)
+    if match is None:
+        return None
+    if match.group("den") is not None and math.gcd(int(match.group("num")), int(match.group("den"))) != 1:
+        return None
+    return evaluate_number(text.replace("\u2212", "-"))
 
 
 def numeric_match(prediction: str, gold: str, *, rel_tol: float = 1e-4, abs_tol: float = 1e-4) -> bool:

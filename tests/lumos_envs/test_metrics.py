@@ -54,6 +54,22 @@ def test_numeric_match_tolerance_arguments() -> None:
     assert numeric_match("105", "100", rel_tol=0.1)
 
 
+@pytest.mark.parametrize(
+    ("answer", "gold"),
+    [("48 + 24", "72"), ("48+24", "72"), ("144/2", "72"), ("8 * 9", "72"), ("(70 + 2)", "72"), ("2^6 + 8", "72")],
+)
+def test_an_answer_is_a_number_not_an_expression_to_evaluate(answer: str, gold: str) -> None:
+    # `Answer(48 + 24)` used to score correct for 72: the metric evaluated the arithmetic
+    assert not numeric_match(answer, gold)
+    assert math_answer_metrics(answer, gold)["correct"] == 0.0
+
+
+def test_numbers_written_as_numbers_still_match() -> None:
+    assert numeric_match("72", "72") and numeric_match("$72.00", "72") and numeric_match("-72", "-72")
+    assert numeric_match("3/4", "0.75") and numeric_match("It is 48 + 24 = 72.", "72")
+    assert extract_number("48 + 24") == 24 and extract_number("144/2") is None
+
+
 def test_extract_number() -> None:
     assert extract_number("The answer is 18.") == 18
     assert extract_number("1, 2, 3") == 3
