@@ -161,6 +161,7 @@ COMMANDS: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "mariadb": ("rollouts.sql_cli:MariaDBConfig", "rollouts.sql_cli:run_mariadb", ()),
     "view": ("rollouts.viewer.cli:ViewConfig", "rollouts.viewer.cli:run_view", ("paths",)),
     "grpo": ("rollouts.grpo:GrpoConfig", "rollouts.grpo:run_grpo_command", ()),
+    "rescore": ("rollouts.rescore:RescoreConfig", "rollouts.rescore:run_rescore", ("files",)),
 }
 """subcommand -> (`module:ConfigClass`, `module:function(config) -> exit code`, positional fields);
 imported lazily, so `lumos --help` loads no domain code."""
@@ -188,22 +189,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         argv = ["shop-serve", *argv[2:]]
     if argv[:1] == ["models"] and argv[1:2] in (["prepare"], ["list"]):  # `lumos models prepare smollm2`
         argv = [f"models-{argv[1]}", *argv[2:]]
-    if argv[:1] == ["train"]:
+    if argv[:1] == ["train"]:  # TRL's own parser reads train's flags, inside the same error handling
         from rollouts.commands import run_train_argv
 
-        return run_train_argv(argv[1:])
-    args = make_parser().parse_args(argv)
-    config_target, function_target, _ = COMMANDS[args.command]
-    config_class, function = _resolve(config_target), _resolve(function_target)
+        command, run = "train", lambda: run_train_argv(argv[1:])
+    else:
+        args = make_parser().parse_args(argv)
+        config_target, function_target, _ = COMMANDS[args.command]
+        config_class, function = _resolve(config_target), _resolve(function_target)
+        command, run = args.command, lambda: function(_config_from(args, config_class))
     from gymnasium.error import Error as GymnasiumError
 
     from agents.backends.base import BackendError
     from rollouts.store import StoreError
 
     try:
-        return function(_config_from(args, config_class))
+        return run()
     except (ValueError, TypeError, OSError, KeyError, GymnasiumError, BackendError, StoreError) as error:
-        print(f"lumos {args.command}: error: {_one_line(error)}", file=sys.stderr)
+        print(f"lumos {command}: error: {_one_line(error)}", file=sys.stderr)
         return 2
 
 

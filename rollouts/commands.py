@@ -9,7 +9,7 @@ from functools import partial
 
 
 from rollouts.engine import ExecutorOptions, Job, RolloutConfig, run_rollouts
-from rollouts.evaluation import EvalConfig, Suite, default_suites, evaluate
+from rollouts.evaluation import EvalConfig, default_suites, evaluate, suites_from_json
 from rollouts.policies import AgentConfig, make_agent
 from rollouts.sft_data import SftDataConfig, build_sft_data
 
@@ -74,36 +74,47 @@ def run_sft_data_command(config: SftDataConfig) -> int:
 
 @dataclass
 class EvalCommand(AgentConfig, ExecutorOptions):
-    """Evaluate an agent on in-domain, held-out and unseen suites and write a report."""
+    """Evaluate an agent on suites of tasks and write a report (success rates with Wilson intervals, why episodes ended,
+    each suite's category derived from the models' training records)."""
 
     suites: str = ""
-    """suites as a JSON list of {name, env_id, tasks, kind, limit}; default: lumos's bundled suite"""
+    """suites as a JSON list of {name, env_id, tasks, kind, limit, env_kwargs}; default: lumos's bundled suite"""
     size: int = 50
     """tasks per default suite (split over families)"""
-    trained_domains: list[str] = field(default_factory=lambda: ["math", "qa", "multimodal"])
-    """domains the agent was trained on; the others count as unseen"""
+    samples: int = 1
+    """attempts per task; above 1 the report adds pass@k and mean@k"""
+    trained_domains: list[str] = field(default_factory=list)
+    """only for models without a training record: the domains to call trained (categories are then
+    asserted, and the report says so); default: such models' suites are unknown"""
     out: str = "runs/eval"
     """report folder"""
+    overwrite: bool = False
+    """replace an earlier evaluation in `out`"""
+    resume: bool = False
+    """continue an earlier evaluation in `out` (same settings), running only its missing episodes"""
     num_envs: int = 16
     """episodes in flight at once"""
     max_steps: int = 20
     """env step limit"""
+    seed: int = 0
+    """reset seeds start here"""
     compare_to: str | None = None
-    """an earlier report to compare with"""
+    """an earlier report (folder or report.json): pairs episodes by task and seed, McNemar test on success"""
 
 
 def run_eval_command(command: EvalCommand) -> int:
-    if command.suites:
-        suites = [Suite(**{k: v for k, v in s.items()}) for s in json.loads(command.suites)]
-    else:
-        suites = default_suites(command.size)
+    suites = suites_from_json(command.suites) if command.suites else default_suites(command.size)
     agent_config = _agent_config(command)
-    config = EvalConfig(suites=suites, trained_domains=command.trained_domains, out=command.out, num_envs=command.num_envs,
-                        max_steps=command.max_steps, compare_to=command.compare_to, agent_info=agent_config.info(),
-                        **command.executor_options())
+    config = EvalConfig(suites=suites, trained_domains=command.trained_domains or None, out=command.out,
+                        samples=command.samples, num_envs=command.num_envs, max_steps=command.max_steps, seed=command.seed,
+                        overwrite=command.overwrite, resume=command.resume, compare_to=command.compare_to,
+                        agent_info=agent_config.info(), **command.executor_options())
     result = evaluate(config, partial(make_agent, agent_config), reveal_gold=command.agent == "oracle")
     for suite in result.results:
-        print(f"{suite.name:24s} {suite.category:9s} {suite.episodes:4d} episodes  success {suite.success_rate:.1%}")
+        low, high = suite.success_ci or (0.0, 0.0)
+        print(f"{suite.name:24s} {suite.category:11s} {suite.episodes:4d} episodes  success {suite.success_rate:6.1%} "
+              f"[{low:.1%}, {high:.1%}]")
+    print(f"categories from {result.category_provenance.get('source', '?')}")
     print(f"report: {result.report['md']}")
     return 0
 
@@ -126,14 +137,16 @@ def _json_object(text: str, flag: str) -> dict:
 
 
 def run_train_argv(argv: list[str]) -> int:
-    """`lumos train FLAGS`: TRL's SFTConfig flags plus lumos's (`--data-files`, `--base-model`, ...)."""
+    """`lumos train FLAGS`: TRL's SFTConfig flags plus lumos's (`--data-files`, `--base-model`, `--lora`,
+    `--merge-lora`, `--method sft|dpo`, ...); bad values raise ValueError (one line in `lumos.cli.main`)."""
     from transformers import HfArgumentParser
 
     from rollouts.training import TrainConfig, train
 
-    parser = HfArgumentParser(TrainConfig, prog="lumos train", description="Fine-tune a model on LUMOS SFT records with TRL.")
+    parser = HfArgumentParser(TrainConfig, prog="lumos train", description="Fine-tune a model on LUMOS SFT records (or DPO pairs) with TRL.")
     (config,) = parser.parse_args_into_dataclasses(args=argv)
-    result = train(config)
-    print(f"{result.steps} steps in {result.wall_time_s / 60:.1f} min, final loss {result.final_loss}, "
-          f"{result.tokens_per_s:.0f} tokens/s -> {result.output_dir}")
+    result = train(config, command_line=["lumos", "train", *argv])
+    what = "LoRA adapter" if config.lora and not config.merge_lora else "model"
+    print(f"{config.method}: {result.steps} steps in {result.wall_time_s / 60:.1f} min ({result.seconds_per_step:.2f} s/step), "
+          f"final loss {result.final_loss}, {result.tokens_per_s:.0f} tokens/s -> {what} in {result.output_dir}")
     return 0

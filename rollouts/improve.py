@@ -2,7 +2,8 @@
 
 Each round, in its own folder `round_{k}/`: roll the current policy out on the training tasks,
 several sampled attempts per task (`rollouts.jsonl`); keep the successful trajectories; turn them
-into LUMOS SFT records with their real execution results (`sft.jsonl`); fine-tune the current
+into LUMOS SFT records of the loop's formulation with their real execution results (`sft.jsonl`; turns that
+broke the format are left out and counted); fine-tune the current
 model on them with TRL (`model/`); write the round's report (`report.md`, `report.json`,
 `report.png`: success of the round's attempts). The next round starts from the new model.
 """
@@ -18,7 +19,7 @@ from typing import Any
 from rollouts.engine import ExecutorOptions, Job, RolloutConfig, run_rollouts
 from rollouts.policies import AgentConfig, make_agent
 from rollouts.report import summarize, write_report
-from rollouts.sft_data import trajectory_records
+from rollouts.sft_data import ConversionStats, trajectory_records
 from rollouts.store import read_trajectories
 
 
@@ -59,8 +60,12 @@ class ImproveConfig(AgentConfig, ExecutorOptions):
 
 def improve(config: ImproveConfig) -> list[dict[str, Any]]:
     """Run the rounds; returns one summary per round (also in each round's `report.json`)."""
-    from rollouts.training import TrainConfig, train
+    from dataclasses import asdict
 
+    from rollouts.training import TrainConfig, train, write_run_manifest
+
+    write_run_manifest(config.out, json.loads(json.dumps(asdict(config), default=str)),
+                       seeds={"sample_seed": config.sample_seed, "rollout_seeds": [k * 100_000 for k in range(config.rounds)]})
     planner = config.planner_model or config.model
     grounder = config.grounder_model or config.model
     summaries = []
@@ -78,11 +83,15 @@ def improve(config: ImproveConfig) -> list[dict[str, Any]]:
                                 **config.executor_options())
         run_rollouts(rollout, partial(make_agent, agent_config))
         _, trajectories = read_trajectories(folder / "rollouts.jsonl")
-        sets = trajectory_records(trajectories, min_reward=config.min_reward)
-        records = [r for name, rs in sets.items() if name.endswith(("_plan_iterative", "_ground_iterative")) for r in rs]
+        stats = ConversionStats()
+        sets = trajectory_records(trajectories, min_reward=config.min_reward, stats=stats)
+        kinds = (f"_plan_{config.formulation}", f"_ground_{config.formulation}")  # the loop keeps its formulation
+        records = [r for name, rs in sets.items() if name.endswith(kinds) for r in rs]
         (folder / "sft.jsonl").write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8")
         summary: dict[str, Any] = {"round": round_index, "planner": planner, "grounder": grounder, "attempts": len(trajectories),
-                                   "successes": sum(t.success for t in trajectories), "training_records": len(records)}
+                                   "successes": sum(t.success for t in trajectories), "training_records": len(records),
+                                   "formulation": config.formulation, "format_error_steps": stats.format_error_steps,
+                                   "dropped_turns": stats.dropped_turns}
         if records:
             modules = {"both": (planner, None)} if planner == grounder else {"plan": (planner, "plan"), "ground": (grounder, "ground")}
             trained = {}
@@ -90,7 +99,9 @@ def improve(config: ImproveConfig) -> list[dict[str, Any]]:
                 result = train(TrainConfig(output_dir=str(folder / f"model_{name}"), base_model=base, module=module,
                                            data_files=[str(folder / "sft.jsonl")], max_minutes=config.train_minutes / len(modules),
                                            learning_rate=config.learning_rate, num_train_epochs=20, save_strategy="no",
-                                           logging_steps=10, report_to="none"))
+                                           logging_steps=10, report_to="none", made_by="improve"),
+                               provenance={"task_specs": list(config.tasks), "env_ids": list(config.env), "formulation": config.formulation,
+                                           "round": round_index, "min_reward": config.min_reward})
                 trained[name] = result
             if "both" in trained:
                 planner = grounder = trained["both"].output_dir

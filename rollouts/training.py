@@ -480,11 +480,11 @@ def dpo_config(config: TrainConfig) -> Any:
     return DPOConfig(**settings)
 
 
-def train(config: TrainConfig, provenance: Mapping[str, Any] | None = None) -> TrainResult:
+def train(config: TrainConfig, provenance: Mapping[str, Any] | None = None, command_line: Sequence[str] | None = None) -> TrainResult:
     """Train `config.base_model` on `config.data_files`; returns where it went and how it went.
 
     `provenance` (task specs, families, template ids, env ids, ...) is added to the output's
-    `lumos_model.json` training record.
+    `lumos_model.json` training record; `command_line` goes into `run_manifest.json` (default: `sys.argv`).
 
     Raises:
         ValueError: no data files, no base model, no record left after filtering, or a base model
@@ -524,7 +524,7 @@ def train(config: TrainConfig, provenance: Mapping[str, Any] | None = None) -> T
         method=config.method,
     )
     write_run_manifest(out, config_dict(config), seeds={"seed": config.seed, "data_seed": config.data_seed},
-                       extra={"result": result.to_dict(), "started_at": started, "finished_at": time.time(),
+                       command_line=command_line, extra={"result": result.to_dict(), "started_at": started, "finished_at": time.time(),
                               "base_model": prepared.base_path})
     return result
 

@@ -28,7 +28,10 @@ def _read(path):
 
 def test_trajectories_become_lumos_records_with_real_results(oracle_run, tmp_path):
     paths = build_sft_data(SftDataConfig(trajectories=[str(oracle_run)], out=str(tmp_path)))
-    assert {"maths_plan_iterative", "maths_ground_onetime", "unified_plan_iterative", "maths_integrated", "maths_cot"} <= set(paths)
+    assert {"maths_plan_iterative", "maths_ground_iterative", "unified_plan_iterative", "maths_integrated", "maths_cot"} <= set(paths)
+    assert not any(name.endswith("_onetime") for name in paths), "LUMOS-I trajectories give LUMOS-I records"
+    crossed = build_sft_data(SftDataConfig(trajectories=[str(oracle_run)], out=str(tmp_path / "cross"), cross_formulation=True))
+    assert "maths_ground_onetime" in crossed
     _, trajectories = read_trajectories(oracle_run)
     plan = _read(paths["maths_plan_iterative"])
     assert len(plan) == 3 and plan[0]["dataset"] == "maths" and plan[0]["id"] == "maths_0"
