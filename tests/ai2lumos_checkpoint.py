@@ -83,6 +83,7 @@ def build_ai2lumos_checkpoint(folder: str | Path, *, seed: int = 0, max_position
     )
     torch.manual_seed(seed)
     model = LlamaForCausalLM(config)
+    config.architectures = ["LlamaForCausalLM"]  # as in the real checkpoints' config.json (servers read it)
     config.save_pretrained(out)
     model.generation_config.save_pretrained(out)
     torch.save(model.state_dict(), out / "pytorch_model.bin")

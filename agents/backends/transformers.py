@@ -309,7 +309,7 @@ class TransformersBackend:
             try:
                 with torch.no_grad():
                     out = self.model(input_ids=torch.tensor([prefix], device=self.model.device), use_cache=True)
-                cached = out.past_key_values
+                cached = out.get("cache") if out.get("cache") is not None else out.get("past_key_values")
                 if cached is None or not hasattr(cached, "batch_repeat_interleave"):
                     raise TypeError("no reusable cache")
             except (TypeError, ValueError, RuntimeError, AttributeError) as error:
