@@ -145,7 +145,7 @@ class Executor:
             return variables[text]
         if not text:
             raise _BindError("Answer needs a value, e.g. Answer(R3) or Answer(42)")
-        return substitute_refs(text, variables)
+        return self._within_cap(substitute_refs(text, variables), text, "the answer")
 
     def _execute(self, action: Action, variables: Mapping[str, str]) -> tuple[list[str], list[str]]:
         tool = self.tools.get(action.tool)
@@ -180,6 +180,7 @@ class Executor:
         else:
             fill = lambda text: substitute_refs(text, variables)  # noqa: E731
         args = [fill(arg.text) for arg in action.args]
+        self._within_cap("".join(args), "".join(arg.text for arg in action.args), f"the arguments of {tool.name}")
         if tool.variadic:
             fixed = len(tool.params) - 1
             if len(args) < fixed:
@@ -202,6 +203,22 @@ class Executor:
         return get_worker_pool().call(
             tool.target, args, timeout_s=self.config.timeout_s, max_output_chars=self.config.max_output_chars * 8
         )
+
+    def _within_cap(self, text: str, written: str, what: str) -> str:
+        """Refuse text that variable substitution blew up past `max_output_chars` (text that was
+        written that long is bounded by the action length limit instead).
+
+        Each value is capped when it is made, but references multiply it: an 18 KB
+        `Answer(R1 R1 ...)` with a 2,000-character R1 would expand to 12 MB and flow into scoring,
+        `info` and the trajectory file. The error is an observation, like any failing action.
+        """
+        limit = self.config.max_output_chars
+        if len(text) > max(limit, len(written)):
+            raise _BindError(
+                f"{what} would be {len(text)} characters after substituting variables; the limit is "
+                f"{limit} (max_output_chars). Refer to fewer or shorter values."
+            )
+        return text
 
     def _cap(self, value: str) -> str:
         limit = self.config.max_output_chars

@@ -132,6 +132,36 @@ def test_output_is_capped(executor):
     assert outcome.results["R1"].startswith("a" * 50) and "truncated 450 characters" in outcome.results["R1"]
 
 
+def test_substitution_is_capped_with_an_error_observation():
+    executor = Executor([echo, join], config=ExecutorConfig(max_output_chars=2000))
+    variables = {"R1": "x" * 2000}
+    blown_up = "Answer(" + " ".join(["R1"] * 6000) + ")"  # 18 KB of references to a 2,000-character value
+    outcome = executor.run(blown_up, variables)
+    assert outcome.answer is None and outcome.error is not None
+    assert "12005999 characters after substituting variables" in outcome.error and "limit is 2000" in outcome.error
+    assert len(outcome.observation) < 500
+    outcome = executor.run("R2 = Join(R1, R1)", variables)
+    assert "R2" not in variables and "the arguments of Join" in outcome.error
+    # one whole value still fits
+    assert executor.run("Answer(R1)", variables).answer == "x" * 2000
+    assert executor.run("R3 = Echo(R1)", variables).results["R3"] == "x" * 2000
+
+
+def test_substitution_cap_in_an_env_step():
+    import gymnasium as gym
+
+    import lumos_envs  # noqa: F401
+    from lumos_envs.tasks.base import Task
+
+    env = gym.make("lumos/Math-v0", tasks=[Task("t", "math", "test", "test", "q?", "1")], disable_env_checker=True)
+    env.reset(options={"task_index": 0})
+    _, _, _, _, info = env.step("R1 = Calculator(123456789 * 1000)")
+    assert info["results"] == {"R1": "123456789000"}
+    _, reward, terminated, _, info = env.step("Answer(" + " ".join(["R1"] * 3000) + ")")  # 9 KB -> 39 KB
+    assert not terminated and reward == 0.0 and info["invalid_action"] and "max_output_chars" in info["last_error"]
+    env.close()
+
+
 @pytest.mark.parametrize("bad", [None, 3, b"R1 = Echo(1)", ["R1 = Echo(1)"]])
 def test_non_text_actions_are_errors(executor, bad):
     assert "expected text" in executor.run(bad, {}).error
