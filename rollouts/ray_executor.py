@@ -167,8 +167,12 @@ def connect(config: RolloutConfig) -> bool:
                      _temp_dir=tempfile.mkdtemp(prefix="lumos-ray-"), _system_config=LOCAL_SYSTEM_CONFIG,
                      logging_level=logging.WARNING)
     except ConnectionError as error:
+        # The address answered (checked above), so the likeliest cause is Ray's token authentication
+        # (on by default for clusters started on this machine since Ray 2.59).
+        hint = ("; if the cluster uses token authentication, set RAY_AUTH_MODE=token and its token "
+                "(RAY_AUTH_TOKEN, or ~/.ray/auth_token)") if config.ray_address and config.ray_address != "auto" else ""
         raise ValueError(f"cannot connect to Ray{' at ' + config.ray_address if config.ray_address else ''}: "
-                         f"{str(error).splitlines()[0] if str(error) else type(error).__name__}") from None
+                         f"{str(error).splitlines()[0] if str(error) else type(error).__name__}{hint}") from None
     return True
 
 
