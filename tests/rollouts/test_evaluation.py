@@ -19,7 +19,7 @@ SUITES = [
 def test_categories_follow_trained_domains():
     suite = Suite("sql", "lumos/SQL-v0", None)
     assert suite.category(frozenset({"math"})) == "unseen"
-    assert suite.category(frozenset({"sql"})) == "in-domain"
+    assert suite.category(frozenset({"sql"})) == "in-template"
     assert Suite("m", "lumos/Math-v0", None, "heldout").category(frozenset({"math"})) == "held-out"
     with pytest.raises(ValueError, match="unknown domains"):
         EvalConfig(trained_domains=["chess"])
@@ -30,7 +30,7 @@ def test_eval_command_writes_a_report_with_every_category(tmp_path, capsys):
     assert main(["eval", "--agent", "oracle", "--suites", json.dumps(SUITES), "--trained-domains", "math", "--out", str(out)]) == 0
     report = json.loads((out / "report.json").read_text())
     categories = {s["name"]: (s["category"], s["success_rate"]) for s in report["suites"]}
-    assert categories == {"math/test": ("in-domain", 1.0), "math/heldout": ("held-out", 1.0), "sql": ("unseen", 1.0)}
+    assert categories == {"math/test": ("in-template", 1.0), "math/heldout": ("held-out", 1.0), "sql": ("unseen", 1.0)}
     assert (out / "report.png").stat().st_size > 0 and "| math/test |" in (out / "report.md").read_text()
     assert "report:" in capsys.readouterr().out
 

@@ -1,0 +1,317 @@
+"""How far an evaluation suite is from what the agent was trained on, derived from the models' records.
+
+An evaluation number means little without knowing whether the agent saw the suite's kind of task
+in training. lumos derives each suite's category from the training provenance in the models'
+`lumos_model.json` (`agents.models.ModelRecord.training`: `task_specs`, `families`, `domains`,
+`template_ids`, ...), never from what the suite's author calls it:
+
+- `in-template`: the suite's families (or dataset) were trained on, with new numbers and entities
+  (another seed or another file of the same dataset);
+- `held-out`: a trained domain, but families, templates or datasets the agent never trained on;
+- `unseen`: a domain the agent never trained on;
+- `unknown`: a module has no training record (a public checkpoint, a served model, an untrained
+  model, the oracle): lumos cannot know what it saw, so nothing is called in-domain.
+
+Only when no record says anything and the user names `--trained-domains` explicitly are the
+categories taken from that flag and the suites' `kind`, and the report says they were asserted.
+Every decision carries the record field that made it (`decided_by`) and a sentence (`reason`),
+which `report.json` keeps.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Literal, Mapping
+
+from lumos_envs.domains import Domain
+
+Category = Literal["in-template", "held-out", "unseen", "unknown"]
+CATEGORIES: tuple[Category, ...] = ("in-template", "held-out", "unseen", "unknown")
+LEGACY_CATEGORIES: dict[str, Category] = {"in-domain": "in-template"}
+"""names earlier reports and callers used"""
+
+ENV_DOMAINS = {
+    "lumos/Math-v0": Domain.MATH,
+    "lumos/QA-v0": Domain.QA,
+    "lumos/WebShop-v0": Domain.WEBSHOP,
+    "lumos/Multimodal-v0": Domain.MULTIMODAL,
+    "lumos/SQL-v0": Domain.SQL,
+}
+
+MODULES = ("planner", "grounder")
+
+
+@dataclass(frozen=True)
+class CategoryDecision:
+    """One suite's category, the record field that decided it, and why."""
+
+    category: Category
+    decided_by: str
+    """`training.domains`, `training.families`, `training.template_ids`, `training.task_specs`,
+    `--trained-domains` (asserted by the user), or `no training record`"""
+    reason: str
+
+
+@dataclass(frozen=True)
+class TrainingProvenance:
+    """What the agent's modules were trained on: the union over the planner's and grounder's records."""
+
+    sources: tuple[str, ...]
+    """which records (module and model folder)"""
+    task_specs: tuple[str, ...] = ()
+    families: frozenset[str] = frozenset()
+    """synthetic families, aliases (`math_train`) expanded"""
+    datasets: frozenset[str] = frozenset()
+    """loaders of the file or hub task specs trained on (`gsm8k`, `spider`, ...)"""
+    template_ids: frozenset[str] = frozenset()
+    domains: frozenset[str] = frozenset()
+    domain_fields: tuple[str, ...] = ()
+    """the record fields the domains came from"""
+    record_counts: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"sources": list(self.sources), "task_specs": list(self.task_specs), "families": sorted(self.families),
+                "datasets": sorted(self.datasets), "template_ids": sorted(self.template_ids), "domains": sorted(self.domains),
+                "domain_fields": list(self.domain_fields), "record_counts": self.record_counts}
+
+
+def training_provenance(agent_info: Mapping[str, Any]) -> TrainingProvenance | str:
+    """The agent's training provenance from the model records in `agent_info["models"]`, or the
+    sentence saying why there is none (any module without a training record makes it unknown)."""
+    models = agent_info.get("models") or {}
+    if not models:
+        return f"the {agent_info.get('agent', 'agent')} agent has no model records"
+    sources: list[str] = []
+    trainings: list[Mapping[str, Any]] = []
+    seen: set[str] = set()
+    for module in MODULES:
+        entry = models.get(module)
+        if entry is None:
+            continue
+        name = str(entry.get("path") or entry.get("name") or "?")
+        record = entry.get("record") or {}
+        training = record.get("training")
+        if not isinstance(training, Mapping) or not training:
+            what = "has no lumos_model.json" if not record else "has no training record"
+            return f"the {module} model {name} {what} (a public checkpoint or an untrained model)"
+        if name in seen:
+            continue
+        seen.add(name)
+        sources.append(f"{module}: {name}")
+        trainings.append(training)
+    return _merge(sources, trainings)
+
+
+def decide(env_id: str, tasks: str | None, provenance: TrainingProvenance, *, limit: int | None = None) -> CategoryDecision:
+    """The category of the suite (`env_id`, task spec `tasks`) for an agent trained on `provenance`."""
+    domain = ENV_DOMAINS[env_id].value
+    if domain not in provenance.domains:
+        trained = ", ".join(sorted(provenance.domains)) or "none"
+        return CategoryDecision("unseen", _field(provenance.domain_fields),
+                                f"domain {domain} is not among the trained domains ({trained})")
+    spec = tasks or default_task_spec(env_id)
+    loader, argument = _loader_and_argument(spec)
+    if loader == "synthetic":
+        return _decide_synthetic(spec, argument, provenance, limit)
+    if loader in provenance.datasets:
+        same = [s for s in provenance.task_specs if _loader_and_argument(s) == (loader, argument)]
+        note = "the same file (check the split)" if same else "another file of it"
+        return CategoryDecision("in-template", "training.task_specs", f"dataset {loader} was trained on; this suite is {note}")
+    if not provenance.families and not provenance.task_specs:
+        return CategoryDecision("unknown", "training.task_specs",
+                                f"the records name the domain {domain} but no task specs or families")
+    trained = ", ".join(sorted(provenance.datasets)) or "none"
+    return CategoryDecision("held-out", "training.task_specs",
+                            f"dataset {loader} was never trained on (trained datasets: {trained}; families only otherwise)")
+
+
+def asserted(env_id: str, kind: str, trained_domains: Iterable[str]) -> CategoryDecision:
+    """The category `--trained-domains` and the suite's `kind` assert, for agents without records."""
+    domain = ENV_DOMAINS[env_id].value
+    domains = frozenset(trained_domains)
+    if domain not in domains:
+        return CategoryDecision("unseen", "--trained-domains", f"asserted: {domain} is not in --trained-domains")
+    category: Category = "in-template" if kind == "test" else "held-out"
+    return CategoryDecision(category, "--trained-domains", f"asserted by --trained-domains and the suite's kind {kind!r}")
+
+
+def unknown(reason: str) -> CategoryDecision:
+    return CategoryDecision("unknown", "no training record", reason)
+
+
+def normalise_category(name: str) -> Category:
+    """A category name, earlier names (`in-domain`) mapped to today's.
+
+    Raises:
+        ValueError: for a name that is no category.
+    """
+    name = LEGACY_CATEGORIES.get(name, name)
+    if name not in CATEGORIES:
+        raise ValueError(f"category must be one of {CATEGORIES}, got {name!r}")
+    return name  # type: ignore[return-value]
+
+
+# -- helpers -------------------------------------------------------------------------------------
+
+
+def _merge(sources: list[str], trainings: list[Mapping[str, Any]]) -> TrainingProvenance:
+    specs: list[str] = []
+    families: set[str] = set()
+    datasets: set[str] = set()
+    templates: set[str] = set()
+    domains: set[str] = set()
+    domain_fields: list[str] = []
+    counts: dict[str, Any] = {}
+    known_families = _synthetic_families()
+    for training in trainings:
+        for spec in _strings(training.get("task_specs")):
+            specs.append(spec)
+            loader, argument = _loader_and_argument(spec)
+            if loader == "synthetic":
+                families |= _expand_family(argument, known_families)
+            elif loader:
+                datasets.add(loader)
+        for name in _strings(training.get("families")):
+            if name in known_families:
+                families |= _expand_family(name, known_families)
+            else:
+                datasets.add(name)  # a dataset named as a family (`gsm8k`)
+        templates |= set(_strings(training.get("template_ids")))
+        explicit = _domains(_strings(training.get("domains")))
+        if explicit:
+            domains |= explicit
+            _add(domain_fields, "training.domains")
+        else:  # derive the domains from what the record names
+            derived = {known_families[f]["domain"] for f in families if f in known_families}
+            derived |= {_loader_domain(d) for d in datasets} - {None}  # type: ignore[arg-type]
+            if derived:
+                _add(domain_fields, "training.families" if training.get("families") else "training.task_specs")
+            lumos = _domains(training.get("datasets") or {})  # train()'s own counts of LUMOS dataset names
+            if lumos - derived:
+                _add(domain_fields, "training.datasets")
+            domains |= derived | lumos
+        for key in ("record_counts", "records"):
+            if key in training:
+                counts[key] = training[key]
+    return TrainingProvenance(tuple(sources), tuple(specs), frozenset(families), frozenset(datasets), frozenset(templates),
+                              frozenset(domains), tuple(domain_fields), counts)
+
+
+def _decide_synthetic(spec: str, argument: str, provenance: TrainingProvenance, limit: int | None) -> CategoryDecision:
+    known = _synthetic_families()
+    families = _expand_family(argument, known)
+    trained = families & provenance.families
+    if not provenance.families:
+        return CategoryDecision("unknown", "training.families", "the records name the domain but no families or task specs")
+    if not trained:
+        return CategoryDecision("held-out", "training.families",
+                                f"famil{'y' if len(families) == 1 else 'ies'} {', '.join(sorted(families))} never trained on")
+    if trained != families:
+        untrained = ", ".join(sorted(families - trained))
+        return CategoryDecision("in-template", "training.families",
+                                f"{', '.join(sorted(trained))} trained on, {untrained} not: counted in-template, the cautious side")
+    if not provenance.template_ids:
+        return CategoryDecision("in-template", "training.families",
+                                f"famil{'y' if len(families) == 1 else 'ies'} {', '.join(sorted(families))} trained on (new seed)")
+    suite_templates = _suite_templates(spec, limit)
+    seen = {t for t in suite_templates if _template_trained(t, provenance.template_ids)}
+    if not seen:
+        return CategoryDecision("held-out", "training.template_ids",
+                                f"trained families, but none of the suite's {len(suite_templates)} templates was trained on")
+    note = "" if seen == suite_templates else f" ({len(suite_templates) - len(seen)} of {len(suite_templates)} templates not)"
+    return CategoryDecision("in-template", "training.template_ids", f"trained families and templates{note}")
+
+
+def _suite_templates(spec: str, limit: int | None) -> set[tuple[str, str]]:
+    """(family, template id) of every task the suite runs."""
+    from lumos_envs.tasks.registry import load_tasks
+
+    source = load_tasks(spec)
+    count = len(source) if limit is None else min(limit, len(source))
+    out = set()
+    for index in range(count):
+        task = source[index]
+        metadata = dict(task.metadata or {})
+        family = str(metadata.get("family") or (task.source or "").partition(":")[2])
+        out.add((family, str(metadata.get("template", ""))))
+    return out
+
+
+def _template_trained(template: tuple[str, str], ids: frozenset[str]) -> bool:
+    family, key = template
+    return bool({key, f"{family}/{key}", f"{family}:{key}", f"{family}.{key}"} & ids)
+
+
+def _synthetic_families() -> dict[str, dict[str, Any]]:
+    from lumos_envs.tasks.registry import synthetic_families
+
+    return synthetic_families()
+
+
+def _expand_family(name: str, known: Mapping[str, Mapping[str, Any]]) -> set[str]:
+    """A family name, or the families a `<domain>_train` / `<domain>_heldout` alias stands for."""
+    if _is_alias(name, known):
+        info = known[name]
+        return {n for n, other in known.items() if other["domain"] == info["domain"] and other["split"] == info["split"]
+                and not _is_alias(n, known)}
+    return {name}
+
+
+def _is_alias(name: str, known: Mapping[str, Mapping[str, Any]]) -> bool:
+    info = known.get(name)
+    return info is not None and name == f"{info['domain']}_{info['split']}"
+
+
+def _loader_and_argument(spec: str) -> tuple[str, str]:
+    from lumos_envs.tasks.registry import parse_task_spec
+
+    try:
+        loader, argument, _ = parse_task_spec(spec)
+    except ValueError:
+        return "", spec
+    return loader, argument
+
+
+def _loader_domain(loader: str) -> str | None:
+    from lumos_envs.tasks.registry import TASK_LOADERS
+
+    entry = TASK_LOADERS.get(loader)
+    return entry.domain if entry is not None and entry.domain != "*" else None
+
+
+def default_task_spec(env_id: str) -> str:
+    """The task spec an env uses when it is given none (`default_tasks` of its class)."""
+    from lumos_envs.registration import LUMOS_ENVS
+
+    module, _, name = LUMOS_ENVS[env_id].partition(":")
+    return str(getattr(importlib.import_module(module), name).default_tasks)
+
+
+def _domains(names: Iterable[str]) -> set[str]:
+    out = set()
+    for name in names:
+        try:
+            out.add(Domain.from_lumos_dataset(str(name)).value)
+        except ValueError:
+            continue  # LUMOS domains lumos has no env for (web_agent, unified) decide no suite
+    return out
+
+
+def _strings(value: Any) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, Mapping):
+        return [str(k) for k in value]
+    return [str(v) for v in value]
+
+
+def _add(items: list[str], item: str) -> None:
+    if item not in items:
+        items.append(item)
+
+
+def _field(fields: tuple[str, ...]) -> str:
+    return " + ".join(fields) if fields else "training.domains"
