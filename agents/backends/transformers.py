@@ -91,6 +91,7 @@ class TransformersBackend:
         self.min_prefix_tokens = min_prefix_tokens
         """shorter shared prefixes are not worth a cache"""
         self._prefixes: "OrderedDict[tuple[int, ...], Any]" = OrderedDict()
+        self._hint = 0
         self.prefix_tokens_reused = 0
         """prompt tokens not recomputed thanks to prefix reuse, so far"""
 
@@ -181,7 +182,28 @@ class TransformersBackend:
 
     def generate_chat(self, conversations: Sequence[Conversation], *, max_new_tokens: int, stop: Sequence[str] = (), temperature: float = 0.0, n: int = 1, seed: int | None = None) -> list[list[Generation]]:
         prompts = [self._fit(c, max_new_tokens) for c in conversations]
-        return self._generate_ids(prompts, max_new_tokens=max_new_tokens, stop=stop, temperature=temperature, n=n, seed=seed)
+        if self.prefix_reuse and len(prompts) == 1:
+            self._hint = self._static_prefix(conversations[0], prompts[0])
+        try:
+            return self._generate_ids(prompts, max_new_tokens=max_new_tokens, stop=stop, temperature=temperature, n=n, seed=seed)
+        finally:
+            self._hint = 0
+
+    def _static_prefix(self, conversation: Conversation, ids: list[int]) -> int:
+        """How many of a prompt's ids precede its first `Task: `: the chat header and the LUMOS
+        instruction (and action block), the same for every episode and step, so worth caching even
+        when a batch has a single row. Counted as the ids the prefix text and the prompt share."""
+        text = self.format_chat(conversation)
+        cut = text.find("Task: ")
+        if cut <= 0:
+            return 0
+        head = self.encode(text[:cut])
+        length = 0
+        for a, b in zip(head, ids):
+            if a != b:
+                break
+            length += 1
+        return max(0, length - 1)  # the last id of the head may merge with what follows
 
     # -- generation -------------------------------------------------------------------------------
 
@@ -284,14 +306,22 @@ class TransformersBackend:
         return [generations[i * n : (i + 1) * n] for i in range(len(prompts))]
 
     def _shared_prefix(self, rows: list[list[int]]) -> int:
-        """Length of the prefix every row shares (each row keeps at least one token to compute)."""
+        """Length of the prefix to take from the cache (each row keeps at least one token to compute).
+
+        Several rows: the prefix they all share. One row (one episode at a time): the longest cached
+        prefix it starts with, else its static head (`_static_prefix`), never the whole prompt,
+        which no later call would share."""
         if not self.prefix_reuse:
             return 0
         first = rows[0]
         limit = min(len(r) for r in rows) - 1
-        length = 0
-        while length < limit and all(r[length] == first[length] for r in rows):
-            length += 1
+        if len(set(map(tuple, rows))) == 1 and len(rows) > 1 or len(rows) == 1:
+            known = [len(k) for k in self._prefixes if len(k) <= limit and tuple(first[: len(k)]) == k]
+            length = max(known, default=min(self._hint, limit))
+        else:
+            length = 0
+            while length < limit and all(r[length] == first[length] for r in rows):
+                length += 1
         return length if length >= self.min_prefix_tokens else 0
 
     def _prefix_cache(self, prefix: tuple[int, ...], batch: int) -> Any:

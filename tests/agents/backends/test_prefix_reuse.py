@@ -59,9 +59,21 @@ def test_the_prefix_cache_is_bounded(tiny_backend):
 
     backend = TransformersBackend(tiny_backend.model, tiny_backend.tokenizer, prompt_style="template", prefix_cache_size=1, min_prefix_tokens=4)
     for task in TASKS[:2]:
-        conversation = [{"role": "user", "content": f"Task: {task} " * 3}]
-        backend.generate_chat([conversation, conversation], max_new_tokens=2)
+        pair = [[{"role": "user", "content": f"Task: {task} " * 3 + end}] for end in ("one", "two")]
+        backend.generate_chat(pair, max_new_tokens=2)
     assert len(backend._prefixes) == 1
+
+
+def test_one_row_at_a_time_reuses_the_static_head(tiny_backend):
+    from agents.backends.transformers import TransformersBackend
+
+    backend = TransformersBackend(tiny_backend.model, tiny_backend.tokenizer, prompt_style="template")
+    conversations = _conversations()
+    plain = [backend.generate_chat([c], max_new_tokens=6, stop=["\n"])[0] for c in conversations]
+    assert len(backend._prefixes) == 1  # one head (instruction and action block) for every task
+    assert backend.prefix_tokens_reused >= 3 * backend.min_prefix_tokens
+    backend.prefix_reuse = False
+    assert [backend.generate_chat([c], max_new_tokens=6, stop=["\n"])[0][0].token_ids for c in conversations] == [g[0].token_ids for g in plain]
     with pytest.raises(ValueError, match="prefix_cache_size"):
         TransformersBackend(tiny_backend.model, tiny_backend.tokenizer, prefix_cache_size=0)
 
