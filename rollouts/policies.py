@@ -190,7 +190,8 @@ def load_module_backend(settings: ModuleSettings, config: AgentConfig) -> tuple[
     if settings.api_base:
         from agents.backends.openai_compat import server_backend
 
-        return server_backend(settings, config), False
+        record = settings.record().get("record") or {}
+        return server_backend(settings, config), record.get("tiny") is not None  # a served tiny model is still tiny
     import torch
 
     from agents.backends.tiny import load_tiny_backend
