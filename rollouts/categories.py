@@ -69,6 +69,7 @@ class TrainingProvenance:
     domain_fields: tuple[str, ...] = ()
     """the record fields the domains came from"""
     record_counts: dict[str, Any] = field(default_factory=dict)
+    """each source's training record counts"""
 
     def to_json(self) -> dict[str, Any]:
         return {"sources": list(self.sources), "task_specs": list(self.task_specs), "families": sorted(self.families),
@@ -164,7 +165,7 @@ def _merge(sources: list[str], trainings: list[Mapping[str, Any]]) -> TrainingPr
     domain_fields: list[str] = []
     counts: dict[str, Any] = {}
     known_families = _synthetic_families()
-    for training in trainings:
+    for source, training in zip(sources, trainings):
         for spec in _strings(training.get("task_specs")):
             specs.append(spec)
             loader, argument = _loader_and_argument(spec)
@@ -191,9 +192,8 @@ def _merge(sources: list[str], trainings: list[Mapping[str, Any]]) -> TrainingPr
             if lumos - derived:
                 _add(domain_fields, "training.datasets")
             domains |= derived | lumos
-        for key in ("record_counts", "records"):
-            if key in training:
-                counts[key] = training[key]
+        if "record_counts" in training or "records" in training:
+            counts[source] = training.get("record_counts", {"records": training.get("records")})
     return TrainingProvenance(tuple(sources), tuple(specs), frozenset(families), frozenset(datasets), frozenset(templates),
                               frozenset(domains), tuple(domain_fields), counts)
 

@@ -215,7 +215,7 @@ def categorise(suites: list[Suite], agent_info: dict[str, Any], trained_domains:
         return decisions, {"source": "--trained-domains " + " ".join(trained_domains) + " (asserted by the user, not derived)",
                            "derived": False, "trained_domains": list(trained_domains), "note": provenance}
     decisions = {s.name: unknown(provenance) for s in suites}
-    return decisions, {"source": "nothing: " + provenance, "derived": False, "note": "every suite is unknown, none in-domain"}
+    return decisions, {"source": "nothing: " + provenance, "derived": False, "note": "so no suite is called in-template, held-out or unseen"}
 
 
 def suites_to_json(suites: list[Suite]) -> str:
