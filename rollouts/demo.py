@@ -24,7 +24,8 @@ from rollouts.sft_data import trajectory_records
 from rollouts.store import read_trajectories
 from rollouts.training import TINY_TRAIN_FAMILIES, TinyRecipe, train_tiny
 
-_PROJECT_ROOT = Path(__file__).resolve().parents[1]
+BUNDLED_GSM8K_SAMPLE = Path(__file__).resolve().parents[1] / "lumos_envs" / "tasks" / "data" / "gsm8k_test_sample.jsonl"
+"""25 GSM8K test problems shipped with lumos (MIT; see lumos_envs/tasks/data/README.md)"""
 
 
 @dataclass
@@ -46,7 +47,7 @@ class DemoConfig:
     test_seed: int = 1000
     """task seed of every evaluation split (training uses seed 0)"""
     gsm8k_file: str = ""
-    """a GSM8K jsonl evaluated as a held-out dataset; default: the shared fixture sample when present"""
+    """a GSM8K jsonl evaluated as a held-out dataset; default: the 25-problem GSM8K test sample lumos ships (MIT)"""
     num_envs: int = 32
     """episodes in flight during evaluation"""
     max_subgoals: int = 6
@@ -136,9 +137,10 @@ def demo_suites(config: DemoConfig) -> list[Suite]:
         Suite("webshop", "lumos/WebShop-v0", f"synthetic:webshop_train?size={max(1, n // 3)}&seed={seed}"),
         Suite("sql", "lumos/SQL-v0", f"synthetic:sql_train?size={max(1, n // 2)}&seed={seed}"),
     ]
-    gsm8k = Path(config.gsm8k_file) if config.gsm8k_file else _PROJECT_ROOT.parent / "shared" / "fixtures" / "gsm8k" / "test_sample.jsonl"
-    if gsm8k.is_file():
-        suites.insert(len(TINY_TRAIN_FAMILIES) + 1, Suite("math/gsm8k-sample", "lumos/Math-v0", f"gsm8k:{gsm8k}", "heldout"))
+    gsm8k = Path(config.gsm8k_file) if config.gsm8k_file else BUNDLED_GSM8K_SAMPLE
+    if not gsm8k.is_file():
+        raise ValueError(f"--gsm8k-file {gsm8k} does not exist")
+    suites.insert(len(TINY_TRAIN_FAMILIES) + 1, Suite("math/gsm8k-sample", "lumos/Math-v0", f"gsm8k:{gsm8k}", "heldout"))
     return suites
 
 
