@@ -387,11 +387,12 @@ def _chart(results: Sequence[SuiteResult], categories: Mapping[str, Mapping[str,
         axis.axvline(len(ordered) - 0.5, color="#999999", linewidth=0.8, linestyle="--")
     axis.set_xticks(range(len(bars)), [name for name, _, _, _ in bars], rotation=30, ha="right", fontsize=8)
     axis.set_ylabel("success rate (%), 95% Wilson interval")
-    axis.set_ylim(0, 105)
+    axis.set_ylim(0, 118)  # room above 100% for the legend
+    axis.set_yticks(range(0, 101, 20))
     axis.set_title(title)
     shown = [c for c in CATEGORIES if any(cat == c for _, cat, _, _ in bars)]
     handles = [plt.Rectangle((0, 0), 1, 1, color=COLOURS[c]) for c in shown]
-    axis.legend(handles, shown, fontsize=8, loc="upper right")
+    axis.legend(handles, shown, fontsize=8, loc="upper left", ncol=len(shown), frameon=False)
     figure.tight_layout()
     figure.savefig(path, dpi=100)
     plt.close(figure)
