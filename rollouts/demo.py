@@ -30,7 +30,7 @@ BUNDLED_GSM8K_SAMPLE = Path(__file__).resolve().parents[1] / "lumos_envs" / "tas
 
 @dataclass
 class DemoConfig:
-    """Settings of `lumos demo` (defaults: about 15 minutes on 2 CPU cores once installed)."""
+    """Run the whole LUMOS loop on bundled tasks: oracle trajectories, SFT data, a tiny model trained on the CPU, and its evaluation report."""
 
     out: str = "runs/demo"
     """folder for trajectories, data, model and report"""

@@ -25,7 +25,7 @@ from rollouts.store import read_trajectories
 
 @dataclass
 class ImproveConfig(AgentConfig, ExecutorOptions):
-    """Settings of the improvement loop (the agent fields name the starting model)."""
+    """Improve a LUMOS agent in rounds: sample attempts on training tasks, keep the successful ones, fine-tune on them (the agent flags name the starting model)."""
 
     env: list[str] = field(default_factory=lambda: ["lumos/Math-v0"])
     """env ids of the training tasks"""

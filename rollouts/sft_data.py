@@ -62,7 +62,7 @@ STATS_FILE = "sft_stats.json"
 
 @dataclass
 class SftDataConfig:
-    """What `lumos sft-data` converts and where it writes."""
+    """Turn stored trajectories and LUMOS annotation files into LUMOS SFT records (planning and grounding, per formulation and dataset)."""
 
     trajectories: list[str] = field(default_factory=list)
     """trajectory files (JSON lines written by `lumos rollout`)"""
