@@ -44,6 +44,7 @@ reference log-probabilities).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import math
@@ -264,14 +265,16 @@ class LumosRollouts:
     `num_generations` times in a row. Keeps its envs across steps (`close()` them at the end).
     """
 
-    def __init__(self, config: GrpoConfig, tokenizer: Any, tasks: list[str], *, tiny_options: dict[str, Any],
+    def __init__(self, config: GrpoConfig, tokenizer: Any, tasks: list[str], *, tiny_options: dict[str, Any] | None,
                  prompt_style: str, frozen_backend: Any = None) -> None:
         from rollouts.engine import Job
 
         self.config = config
         self.tokenizer = tokenizer
         self.task_ids = tasks
-        self.tiny_options = tiny_options
+        self.tiny_options = dict(tiny_options or {})
+        self.tiny = tiny_options is not None
+        """a lumos tiny model (no in-context demonstrations; number placeholders when its options say so)"""
         self.prompt_style = prompt_style
         self.frozen_backend = frozen_backend
         self.job = Job(config.env, config.tasks, config.limit)
@@ -308,7 +311,7 @@ class LumosRollouts:
         planner_backend = backend if "planner" in self.config.trained_modules else self.frozen_backend
         grounder_backend = backend if "grounder" in self.config.trained_modules else self.frozen_backend
         return LumosAgent(Planner(planner_backend, generation), Grounder(grounder_backend, generation),
-                          max_subgoals=self.config.max_subgoals, demonstrations={} if self.tiny_options else None)
+                          max_subgoals=self.config.max_subgoals, demonstrations={} if self.tiny else None)
 
     def __call__(self, prompts: list[Any], trainer: Any) -> dict[str, list[Any]]:
         from trl.models import unwrap_model_for_generation
@@ -332,10 +335,12 @@ class LumosRollouts:
                 episodes.append(_Episode(EpisodeKey(self.job.env_id, f"{self.task_ids[index]}@step{step}", seed, sample), self.job, index))
         rollout = RolloutConfig(jobs=[self.job], max_steps=self.config.max_steps, num_envs=len(episodes), progress=False,
                                 episode_timeout_s=None)
-        with unwrap_model_for_generation(trainer.model_wrapped, trainer.accelerator) as unwrapped:
-            agent = self.agent(self.backend(unwrapped), step)
-            finished = {t.key: t for t in run_episodes(episodes, agent, rollout, self.envs, {"env": 0.0, "agent": 0.0})}
-        trainer.model.train()  # the back-end put it in eval mode
+        try:
+            with unwrap_model_for_generation(trainer.model_wrapped, trainer.accelerator) as unwrapped:
+                agent = self.agent(self.backend(unwrapped), step)
+                finished = {t.key: t for t in run_episodes(episodes, agent, rollout, self.envs, {"env": 0.0, "agent": 0.0})}
+        finally:
+            trainer.model.train()  # the back-end put it in eval mode
         out: dict[str, list[Any]] = {k: [] for k in ("prompt_ids", "completion_ids", "logprobs", "env_mask", "module",
                                                       "env_reward", "format_score", "constant_group", "dropped_calls")}
         per_group: list[list[EpisodeRows]] = []
@@ -533,9 +538,11 @@ def trl_config(config: GrpoConfig) -> Any:
         learning_rate=config.learning_rate, weight_decay=config.weight_decay, beta=config.beta, temperature=config.temperature,
         max_steps=config.train_steps, logging_steps=config.logging_steps, seed=config.seed, report_to=config.report_to,
         save_strategy="steps" if config.save_steps else "no", save_steps=config.save_steps or 500, disable_tqdm=True,
-        use_cpu=cpu, bf16=False if cpu else torch.cuda.is_bf16_supported(), fp16=False, gradient_checkpointing=False,
-        remove_unused_columns=False,
+        use_cpu=cpu, bf16=False if cpu else torch.cuda.is_bf16_supported(), fp16=False, remove_unused_columns=False,
     )
+    # TRL turns gradient checkpointing on by default; off here (transformers 5 calls it activation_checkpointing)
+    names = {f.name for f in dataclasses.fields(GRPOConfig)}
+    settings["activation_checkpointing" if "activation_checkpointing" in names else "gradient_checkpointing"] = False
     settings.update(config.extra_trl_args())
     return GRPOConfig(**settings)
 
@@ -566,13 +573,13 @@ def build_grpo(config: GrpoConfig) -> PreparedGrpo:
     os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")  # rollout_func is experimental in TRL; this module pins its use
     base_path = resolve_model(config.model)
     base_record = read_model_record(base_path) if Path(base_path).is_dir() else None
-    tiny = dict(base_record.tiny) if base_record is not None and base_record.tiny is not None else {}
+    tiny = dict(base_record.tiny) if base_record is not None and base_record.tiny is not None else None
     tokenizer = load_tokenizer(base_path)
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     if tokenizer.eos_token_id is None:
         raise ValueError(f"the tokenizer of {config.model} has no EOS token (GRPO appends one to every stopped turn)")
-    prompt_style = "template" if tiny else (record_prompt_style(base_record) or "auto")
+    prompt_style = "template" if tiny is not None else (record_prompt_style(base_record) or "auto")
     args = trl_config(config)
     model, _ = load_training_model(base_path, dtype=torch.bfloat16 if args.bf16 else torch.float32, lora=False)
     frozen = None

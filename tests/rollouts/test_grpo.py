@@ -201,3 +201,15 @@ def test_bad_inputs_are_one_line_errors(tiny_dir, tmp_path):
     with pytest.raises(ValueError, match="token ids") as error:
         episode_rows(trajectory, {"planner": 2}, eos_id=2, pad_prompt=[1])
     assert "\n" not in str(error.value)
+
+
+def test_checkpoints_resume_budget_and_per_module_kl(tiny_dir, tmp_path):
+    out = tmp_path / "out"
+    first = grpo(_config(tiny_dir, out, train_steps=1, save_steps=1, beta=0.05))
+    assert first.steps == 1 and (out / "checkpoint-1").is_dir()
+    assert any("kl/planner" in entry and "kl/grounder" in entry for entry in first.log_history)
+    resumed = grpo(_config(tiny_dir, out, train_steps=2, save_steps=1, beta=0.05, resume=True))
+    assert resumed.resumed_from and resumed.resumed_from.endswith("checkpoint-1") and resumed.steps == 2
+    budget = grpo(_config(tiny_dir, tmp_path / "budget", train_steps=50, max_minutes=1e-4))
+    assert budget.stopped_by_budget and budget.steps == 1
+    assert (tmp_path / "budget" / "run_manifest.json").is_file()
