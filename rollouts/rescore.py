@@ -130,6 +130,8 @@ def rescore_file(path: str | Path, metric: str, out: str | Path | None = None, *
         source.with_name(source.name.replace(".jsonl", "") + f".rescored-{metric}.jsonl")
     if target.resolve() == source.resolve():
         raise ValueError(f"re-scoring would overwrite its input {source}")
+    if target.exists() and target.stat().st_size > 0 and not overwrite:
+        raise StoreError(f"{target} exists; pass --overwrite to replace it")
     scorer = _Scorer(spec, config)
     kept: Counter[str] = Counter()
     written: list[Trajectory] = []
