@@ -21,6 +21,7 @@ which `report.json` keeps.
 from __future__ import annotations
 
 import importlib
+import re
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Literal, Mapping
 
@@ -125,6 +126,70 @@ def decide(env_id: str, tasks: str | None, provenance: TrainingProvenance, *, li
     trained = ", ".join(sorted(provenance.datasets)) or "none"
     return CategoryDecision("held-out", "training.task_specs",
                             f"dataset {loader} was never trained on (trained datasets: {trained}; families only otherwise)")
+
+
+@dataclass
+class TrainingQuestions:
+    """The training questions a record's task specs rebuild, whitespace-normalised, and with numbers masked."""
+
+    exact: set[str] = field(default_factory=set)
+    masked: set[str] = field(default_factory=set)
+    specs: list[str] = field(default_factory=list)
+    """the task specs rebuilt"""
+    skipped: dict[str, str] = field(default_factory=dict)
+    """task spec -> why it could not be rebuilt here (a file this machine lacks, too many tasks)"""
+
+
+MAX_TRAINING_TASKS = 50_000
+"""training tasks rebuilt per spec to check overlap; a larger source is skipped (and said so)"""
+
+
+def training_questions(provenance: TrainingProvenance) -> TrainingQuestions:
+    """Rebuild the questions of every training task spec the records name (bundled generators
+    are deterministic, so `synthetic:` specs rebuild exactly; files need to be where they were)."""
+    from lumos_envs.tasks.registry import load_tasks
+
+    out = TrainingQuestions()
+    for spec in provenance.task_specs:
+        try:
+            source = load_tasks(spec)
+            if len(source) > MAX_TRAINING_TASKS:
+                out.skipped[spec] = f"{len(source)} tasks (more than {MAX_TRAINING_TASKS})"
+                continue
+            for index in range(len(source)):
+                text = normalise_question(source[index].question)
+                out.exact.add(text)
+                out.masked.add(mask_numbers(text))
+        except (OSError, ValueError, KeyError) as error:
+            out.skipped[spec] = str(error).splitlines()[0] if str(error) else type(error).__name__
+            continue
+        out.specs.append(spec)
+    return out
+
+
+def training_overlap(env_id: str, tasks: str | None, questions: TrainingQuestions, *, limit: int | None = None) -> dict[str, Any]:
+    """How many of the suite's questions equal a training question (whitespace-normalised), and
+    how many do once every number is masked: an in-template suite should have no exact duplicates."""
+    from lumos_envs.tasks.registry import load_tasks
+
+    source = load_tasks(tasks or default_task_spec(env_id))
+    count = len(source) if limit is None else min(limit, len(source))
+    texts = [normalise_question(source[i].question) for i in range(count)]
+    return {"questions": count, "exact_duplicates": sum(1 for t in texts if t in questions.exact),
+            "masked_duplicates": sum(1 for t in texts if mask_numbers(t) in questions.masked),
+            "training_specs": list(questions.specs), "skipped_specs": dict(questions.skipped)}
+
+
+def normalise_question(text: str) -> str:
+    return " ".join(str(text).split())
+
+
+def mask_numbers(text: str) -> str:
+    """Every number (`12`, `3.50`, `1,200`) as `N`: what is left is the question's template and entities."""
+    return _NUMBER.sub("N", text)
+
+
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 
 
 def asserted(env_id: str, kind: str, trained_domains: Iterable[str]) -> CategoryDecision:

@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 from lumos_envs.domains import Domain
-from rollouts.categories import ENV_DOMAINS, CategoryDecision, TrainingProvenance, asserted, decide, training_provenance, unknown
+from rollouts.categories import (ENV_DOMAINS, CategoryDecision, TrainingProvenance, asserted, decide, training_overlap, training_provenance,
+                                 training_questions, unknown)
 from rollouts.engine import ExecutorOptions, Job, Policy, PolicyFactory, RolloutConfig, build_policy, run_rollouts
 from rollouts.report import SuiteResult, check_comparable, summarize, write_report
 from rollouts.store import StoreError, read_trajectories
@@ -176,6 +177,8 @@ def evaluate(config: EvalConfig, agent: Policy | PolicyFactory, *, reveal_gold: 
     if config.compare_to is not None:
         check_comparable(((s.name, s.env_id, s.tasks or "default", dict(s.env_kwargs)) for s in config.suites), config.compare_to)
     decisions, provenance = categorise(config.suites, config.agent_info, config.trained_domains)
+    training = training_provenance(config.agent_info)
+    questions = training_questions(training) if isinstance(training, TrainingProvenance) and training.task_specs else None
     if config.executor == "local":
         agent = build_policy(agent)
     results = []
@@ -193,6 +196,8 @@ def evaluate(config: EvalConfig, agent: Policy | PolicyFactory, *, reveal_gold: 
         results.append(summarize(suite.name, suite.env_id, suite.tasks or "default", decision.category, trajectories,
                                  decided_by=decision.decided_by, reason=decision.reason, env_kwargs=dict(suite.env_kwargs),
                                  path=path.relative_to(out), seed=config.seed))
+        if questions is not None and decision.category in ("in-template", "held-out"):
+            results[-1].training_overlap = training_overlap(suite.env_id, suite.tasks, questions, limit=suite.limit)
     meta = {"categories from": provenance["source"],
             **{k: json.dumps(v) if not isinstance(v, str) else v for k, v in config.agent_info.items() if k != "models"}}
     if config.samples > 1:

@@ -104,6 +104,9 @@ class SuiteResult:
     trajectories: str = ""
     """the suite's trajectory file, relative to the report folder when inside it"""
     comparison: Comparison | None = None
+    training_overlap: dict[str, Any] | None = None
+    """questions equal to a training question (whitespace-normalised) and equal once numbers are
+    masked, against the training task specs the model records name (`rollouts.categories.training_overlap`)"""
 
     def __post_init__(self) -> None:
         self.category = normalise_category(self.category)
@@ -357,6 +360,16 @@ def _markdown(title: str, results: Sequence[SuiteResult], deltas: Mapping[str, f
         lines += ["", "Why episodes ended:", "", "| suite | " + " | ".join(reasons) + " |", "|" + "---|" * (1 + len(reasons))]
         for r in ordered:
             lines.append(f"| {r.name} | " + " | ".join(str(r.end_reasons.get(reason, 0)) for reason in reasons) + " |")
+    overlapping = [r for r in ordered if r.training_overlap]
+    if overlapping:
+        lines += ["", "Overlap with the training questions the records name (whitespace-normalised; numbers masked as N):", "",
+                  "| suite | questions | equal to a training question | equal once numbers are masked |", "|---|---|---|---|"]
+        for r in overlapping:
+            o = r.training_overlap or {}
+            lines.append(f"| {r.name} | {o.get('questions', 0)} | {o.get('exact_duplicates', 0)} | {o.get('masked_duplicates', 0)} |")
+        skipped = {spec: why for r in overlapping for spec, why in (r.training_overlap or {}).get("skipped_specs", {}).items()}
+        for spec, why in skipped.items():
+            lines.append(f"- not checked against {spec}: {why}")
     lines += ["", "How each category was decided:", ""]
     source = provenance.get("source")
     if source:

@@ -11,7 +11,7 @@ import pytest
 from agents.models import read_model_record, write_model_record
 from lumos_envs.tasks.registry import load_tasks
 from lumos_envs.tasks.synthetic_math import MATH_FAMILIES
-from rollouts.categories import CATEGORIES
+from rollouts.categories import CATEGORIES, training_overlap, training_provenance, training_questions
 from rollouts.cli import main
 from rollouts.commands import EvalCommand, run_eval_command
 from rollouts.evaluation import EvalConfig, Suite, categorise, suites_from_json
@@ -103,6 +103,17 @@ def test_domains_come_from_families_when_the_record_names_none(tiny_dir, tmp_pat
     assert provenance["training"]["domains"] == ["math"]
 
 
+def test_overlap_with_the_training_questions(tiny_dir, tmp_path):
+    model = _trained(tiny_dir, tmp_path / "trained", TRAINING)
+    questions = training_questions(training_provenance(AgentConfig(agent="lumos", model=str(model)).info()))
+    assert "gsm8k:data/train.jsonl" in questions.skipped, "a training file this machine lacks is named, not ignored"
+    assert len(questions.exact) > 30 and len(questions.masked) <= len(questions.exact)
+    same_seed = training_overlap("lumos/Math-v0", "synthetic:shopping_total?size=5&seed=0", questions)
+    assert same_seed["exact_duplicates"] == 5 and same_seed["masked_duplicates"] == 5, "the training split itself"
+    other = training_overlap("lumos/Math-v0", "synthetic:svamp_like?size=5&seed=0", questions)
+    assert other["exact_duplicates"] == 0 and other["masked_duplicates"] == 0
+
+
 def test_a_public_checkpoint_is_never_in_domain(tiny_dir, tmp_path):
     public = tmp_path / "public"
     public.mkdir()
@@ -149,8 +160,9 @@ def test_trained_model_evaluation_carries_the_provenance(tiny_dir, tmp_path):
         low, high = suite["success_ci"]
         assert 0.0 <= low <= suite["success_rate"] <= high <= 1.0
         assert sum(suite["end_reasons"].values()) == suite["episodes"]
+    assert suites["math/test"]["training_overlap"]["questions"] == 2 and suites["sql"]["training_overlap"] is None
     text = (tmp_path / "eval" / "report.md").read_text()
-    assert "Why episodes ended" in text and "by training.families" in text
+    assert "Why episodes ended" in text and "by training.families" in text and "equal once numbers are masked" in text
 
 
 def test_asserted_categories_follow_trained_domains():
