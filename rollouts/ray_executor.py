@@ -84,8 +84,11 @@ class RolloutWorker:
         """Answers once the policy is built (the driver waits on it); returns the actor's pid."""
         return os.getpid()
 
-    def run(self, episodes: list[_Episode]) -> Iterator[tuple[Trajectory, float, float]]:
-        """Run `episodes` and yield (trajectory, env seconds, agent seconds since the last yield)."""
+    def run(self, episodes: list[_Episode]) -> Iterator[tuple[Trajectory, float, float] | None]:
+        """Run `episodes`: first None (the chunk has started: the driver's hang clock starts now, not
+        while a replacement actor is still loading its model), then (trajectory, env seconds, agent
+        seconds since the last yield) per episode."""
+        yield None
         timings = {"env": 0.0, "agent": 0.0}
         last = dict(timings)
         for trajectory in run_episodes(episodes, self.policy, self.config, self.envs, timings):
@@ -205,6 +208,8 @@ class _Assignment:
     stream: Any
     remaining: dict[tuple[str, str, int, int], _Episode]
     last_progress: float = field(default_factory=time.monotonic)
+    started: bool = False
+    """the actor began the chunk (so its start, model loading included, is over)"""
     kill_cause: str | None = None
 
 
@@ -269,7 +274,7 @@ class _ActorPool:
                 index = by_stream[id(stream)]
                 assignment = busy[index]
                 try:
-                    trajectory, env_s, agent_s = ray.get(next(stream))
+                    item = ray.get(next(stream))
                 except StopIteration:
                     del busy[index]
                     if assignment.remaining:  # cannot happen with a well-behaved actor; never lose them
@@ -282,19 +287,29 @@ class _ActorPool:
                     yield from self._requeue(assignment, cause)
                     self._replace(index, cause)
                     continue
+                assignment.last_progress = time.monotonic()
+                if item is None:
+                    assignment.started = True
+                    continue
+                trajectory, env_s, agent_s = item
                 if assignment.remaining.pop(trajectory.key.as_tuple(), None) is None:
                     raise RuntimeError(f"actor {index} returned episode {trajectory.key} that it was not running")
-                assignment.last_progress = time.monotonic()
                 yield trajectory, env_s, agent_s
-            if hang_s is not None:
-                now = time.monotonic()
-                for index, assignment in busy.items():
-                    if assignment.kill_cause is None and now - assignment.last_progress > hang_s:
-                        assignment.kill_cause = f"actor sent nothing for {hang_s:g} s (killed)"
-                        ray.kill(self.actors[index], no_restart=True)
+            now = time.monotonic()
+            for index, assignment in busy.items():
+                if assignment.kill_cause is not None:
+                    continue
+                if not assignment.started and now - assignment.last_progress > ACTOR_START_TIMEOUT_S:
+                    assignment.kill_cause = f"actor did not start within {ACTOR_START_TIMEOUT_S:g} s (killed)"
+                elif assignment.started and hang_s is not None and now - assignment.last_progress > hang_s:
+                    assignment.kill_cause = f"actor sent nothing for {hang_s:g} s (killed)"
+                else:
+                    continue
+                ray.kill(self.actors[index], no_restart=True)
 
     def _requeue(self, assignment: _Assignment, cause: str) -> Iterator[tuple[Trajectory, float, float]]:
-        """Queue the lost episodes again (first, as one chunk: a task's samples stay together), or
+        """Queue the lost episodes again, first, one chunk per task (its samples stay together, and a
+        task that kills or hangs its actor no longer takes the tasks batched with it down again), or
         store those lost `MAX_ATTEMPTS` times as failed."""
         again = []
         for key, episode in assignment.remaining.items():
@@ -305,8 +320,7 @@ class _ActorPool:
             else:
                 again.append(episode)
         assignment.remaining.clear()
-        if again:
-            self.queue.appendleft(again)
+        self.queue.extendleft(reversed(_group_by_task(again)))
 
     def _replace(self, index: int, cause: str) -> None:
         # Killed first: an actor whose stream raised (a bug rather than a death) is still alive and holds its CPU.

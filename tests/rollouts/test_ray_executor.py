@@ -73,8 +73,14 @@ def ray_cluster():
     assert not _alive(processes), f"Ray processes left behind: {_alive(processes)}"
 
 
+def _math(tasks: str, limit: int | None = None) -> Job:
+    # A fresh actor's first bounded tool call starts its worker pool (a process importing sympy):
+    # past the default 2 s limit on a loaded machine. The limit is generous so outcomes are the task's.
+    return Job("lumos/Math-v0", tasks, limit, env_kwargs=(("tool_timeout_s", 30.0),))
+
+
 def _config(out: Path, **overrides) -> RolloutConfig:
-    values = dict(jobs=[Job("lumos/Math-v0", "synthetic:math_train?size=1"), Job("lumos/Math-v0", "synthetic:math_heldout?size=2")],
+    values = dict(jobs=[_math("synthetic:math_train?size=1"), _math("synthetic:math_heldout?size=2")],
                   samples=2, out=str(out), reveal_gold=True, num_envs=3, progress=False, agent_info={"agent": "test"})
     values.update(overrides)
     return RolloutConfig(**values)
@@ -112,7 +118,7 @@ def tiny_dir(tmp_path_factory):
 
 def test_tiny_model_at_batch_size_1_on_ray_gives_the_local_trajectories(ray_cluster, tmp_path, tiny_dir):
     agent = functools.partial(make_agent, AgentConfig(agent="lumos", model=tiny_dir, batch_size=1, max_new_tokens=12, max_subgoals=2))
-    overrides = dict(jobs=[Job("lumos/Math-v0", "synthetic:math_train?size=1", limit=3)], samples=1, max_steps=3)
+    overrides = dict(jobs=[_math("synthetic:math_train?size=1", limit=3)], samples=1, max_steps=3)
     run_rollouts(_config(tmp_path / "local.jsonl", **overrides), agent)
     # One actor: each actor's start (torch, the model) costs seconds here; the oracle test covers sharding.
     remote = run_rollouts(_config(tmp_path / "ray.jsonl", executor="ray", ray_actors=1, **overrides), agent)
@@ -125,7 +131,7 @@ def test_tiny_model_at_batch_size_1_on_ray_gives_the_local_trajectories(ray_clus
 def test_killing_an_actor_mid_run_loses_nothing_and_duplicates_nothing(ray_cluster, tmp_path, caplog):
     caplog.set_level(logging.WARNING, logger="rollouts.ray_executor")
     out = tmp_path / "killed.jsonl"
-    config = _config(out, jobs=[Job("lumos/Math-v0", "synthetic:shopping_total?size=8")], num_envs=2, executor="ray", ray_actors=2)
+    config = _config(out, jobs=[_math("synthetic:shopping_total?size=8")], num_envs=2, executor="ray", ray_actors=2)
     outcome: dict = {}
 
     def drive() -> None:
@@ -175,6 +181,21 @@ def test_resume_after_sigkill_of_the_driver(ray_cluster, tmp_path):
     assert {t.key.as_tuple() for t in before} <= set(keys) and all(t.success for t in after)
 
 
+def test_an_actor_stuck_in_a_call_is_killed_and_its_episodes_stored_as_failed(ray_cluster, tmp_path, monkeypatch):
+    # Only stuck work in this run: a short hang limit cannot be mistaken for slowness on a loaded machine.
+    from rollouts import ray_executor
+    from tests.rollouts.ray_driver import HangingPolicy
+
+    monkeypatch.setattr(ray_executor, "HANG_GRACE_S", 0.5)  # the driver reads it per run
+    config = _config(tmp_path / "hang.jsonl", jobs=[_math("synthetic:shopping_total?size=1")], samples=2, episode_timeout_s=1.0,
+                     executor="ray", ray_actors=1)
+    result = run_rollouts(config, functools.partial(HangingPolicy, "synthetic-shopping_total-0-0"))
+    _, trajectories = read_trajectories(tmp_path / "hang.jsonl")
+    assert sorted(t.key.sample for t in trajectories) == [0, 1], "each stuck episode stored once"
+    assert result.failures == 2 and all(t.end_reason == "failed" for t in trajectories)
+    assert all("sent nothing for 1.5 s" in t.failure and "lost 2 times" in t.failure for t in trajectories), trajectories[0].failure
+
+
 class _FailsOnOneTask(GoldLinePolicy):
     """Raises inside act_batch for one task, as a crashing model back-end would."""
 
@@ -189,7 +210,7 @@ class _FailsOnOneTask(GoldLinePolicy):
 
 
 def test_failed_and_timed_out_episodes_are_stored_with_their_cause(tmp_path):
-    jobs = [Job("lumos/Math-v0", "synthetic:shopping_total?size=3")]
+    jobs = [_math("synthetic:shopping_total?size=3")]
     _, gold = read_trajectories(run_rollouts(_config(tmp_path / "gold.jsonl", jobs=jobs), GoldLinePolicy()).path)
     broken = gold[0].key.task_id
     result = run_rollouts(_config(tmp_path / "failing.jsonl", jobs=jobs, num_envs=1), _FailsOnOneTask(broken))
