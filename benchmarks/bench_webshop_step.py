@@ -30,10 +30,16 @@ class Args:
     """queries timed for search latency"""
     seed: int = 0
     """fixed seed"""
+    modes: str = "text,browser"
+    """front ends timed by `--what step` (comma-separated)"""
 
 
 def _rss_mb() -> float:
     return psutil.Process().memory_info().rss / 2**20
+
+
+def _quantile(times: list[float], q: float) -> float:
+    return sorted(times)[min(len(times) - 1, int(q * len(times)))]
 
 
 def bench_step(args: Args) -> dict:
@@ -42,7 +48,7 @@ def bench_step(args: Args) -> dict:
     import lumos_envs  # noqa: F401
 
     out = {}
-    for mode in ("text", "browser"):
+    for mode in args.modes.split(","):
         env = gym.make("lumos/WebShop-v0", mode=mode, reveal_gold=True)
         times = []
         for index in range(args.episodes):
@@ -54,6 +60,7 @@ def bench_step(args: Args) -> dict:
                     times.append(time.perf_counter() - start)
         env.close()
         out[f"{mode}_step_p50_ms"] = 1000 * statistics.median(times)
+        out[f"{mode}_step_p99_ms"] = 1000 * _quantile(times, 0.99)
         out[f"{mode}_steps"] = len(times)
     return out
 
@@ -75,7 +82,7 @@ def bench_search(args: Args) -> dict:
         index.search(query)
         times.append(time.perf_counter() - start)
     return {"catalog_size": args.catalog_size, "build_s": build_s, "rss_increase_mb": after - base,
-            "search_p50_ms": 1000 * statistics.median(times), "search_p90_ms": 1000 * sorted(times)[int(0.9 * len(times))]}
+            "search_p50_ms": 1000 * statistics.median(times), "search_p90_ms": 1000 * _quantile(times, 0.9), "search_p99_ms": 1000 * _quantile(times, 0.99)}
 
 
 def bench_memory(args: Args) -> dict:

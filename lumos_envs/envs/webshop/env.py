@@ -9,7 +9,6 @@ import gymnasium as gym
 from lumos_envs.domains import Domain
 from lumos_envs.envs.base import LumosEnv, TaskArgument
 from lumos_envs.envs.webshop.frontends import BrowserFrontEnd, FrontEnd, TextFrontEnd
-from lumos_envs.envs.webshop.pages import page_view
 from lumos_envs.envs.webshop.state import BUY_NOW, PREV_PAGE, Shop, ShopActionError, ShopState
 from lumos_envs.envs.webshop.tools import make_webshop_tools
 from lumos_envs.execution.executor import ExecutionOutcome
@@ -118,6 +117,8 @@ class WebShopEnv(LumosEnv):
         self.nouns = nouns
         self._retrieved: dict[str, list[str]] = {}
         self._shops: dict[str, Shop] = {}
+        self._finders: dict[str, Any] = {}
+        self._scored: tuple[Any, dict[str, float]] | None = None
         self.shop: Shop | None = None  # type: ignore[assignment]
         self.frontend: FrontEnd = TextFrontEnd()
         super().__init__(tasks, max_steps=max_steps, tool_timeout_s=tool_timeout_s, max_output_chars=max_output_chars,
@@ -145,6 +146,7 @@ class WebShopEnv(LumosEnv):
         assert task is not None
         self.shop = self._shop_for(task)
         self._goal = Goal.from_dict(task.metadata["goal"])
+        self._scored = None
         self._retrieved = {}
         self.frontend.start_session(self.shop, task.question, self._score_state)
         text = self._fit(self.page_text())
@@ -189,7 +191,7 @@ class WebShopEnv(LumosEnv):
 
     def page_text(self) -> str:
         """The current page in `observation_format`."""
-        return page_view(self.frontend.html(), self.observation_format)
+        return self.frontend.view(self.observation_format)
 
     def available_actions(self) -> dict[str, Any]:
         """WebShop's `get_available_actions()`: whether a search bar is shown, and the clickables."""
@@ -233,13 +235,20 @@ class WebShopEnv(LumosEnv):
         return self._metrics_for(self.frontend.state)
 
     def _metrics_for(self, state: ShopState) -> dict[str, float]:
-        goal = self._goal.spec()
         if state.page != "done" or self.shop is None:
             return {"reward": 0.0, "success": 0.0, "purchased": 0.0}
+        # the done page shows the reward and the step reports it: score each purchase once
+        memo_key = state  # cleared at reset, so one goal's memo never scores another's purchase
+        if self._scored is not None and self._scored[0] == memo_key:
+            return dict(self._scored[1])
+        goal = self._goal.spec()
         product = self.shop.product(state.asin)
         bought = PurchasedSpec(product.title, product.query, product.product_category, product.attributes,
                                product.bullet_points, product.description, product.price, options_of(state.chosen()))
-        finder = noun_finder(self.shop.catalog.type_words(), self.nouns)
-        metrics = webshop_reward(bought, goal, nouns=finder, free_price_point=self.free_price_point)
+        finder_key = self.shop.catalog.spec
+        if finder_key not in self._finders:  # building the catalog finder walks every type word
+            self._finders[finder_key] = noun_finder(self.shop.catalog.type_words(), self.nouns)
+        metrics = webshop_reward(bought, goal, nouns=self._finders[finder_key], free_price_point=self.free_price_point)
         metrics["purchased"] = 1.0
+        self._scored = (memo_key, dict(metrics))
         return metrics

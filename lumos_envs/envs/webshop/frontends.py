@@ -20,7 +20,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import psutil
 
-from lumos_envs.envs.webshop.pages import query_of, render_page
+from lumos_envs.envs.webshop.pages import page_texts, page_view, query_of, render_page, texts_to_text
 from lumos_envs.envs.webshop.state import Shop, ShopActionError, ShopState
 
 logger = logging.getLogger(__name__)
@@ -41,6 +41,8 @@ class FrontEnd(Protocol):
     def click(self, label: str) -> None: ...
 
     def html(self) -> str: ...
+
+    def view(self, observation_format: str) -> str: ...
 
     def close(self) -> None: ...
 
@@ -67,6 +69,15 @@ class TextFrontEnd:
     def html(self) -> str:
         reward = self._scorer(self.state) if self.state.page == "done" else 0.0
         return render_page(self._need_shop(), self.state, instruction=self._instruction, base=f"/shop/{SESSION}", reward=reward)
+
+    def view(self, observation_format: str) -> str:
+        """The observation: `html` renders the page; the text formats are built from the state
+        directly (`page_texts`), with no HTML rendered or parsed."""
+        if observation_format == "html":
+            return self.html()
+        reward = self._scorer(self.state) if self.state.page == "done" else 0.0
+        texts = page_texts(self._need_shop(), self.state, instruction=self._instruction, reward=reward)
+        return texts_to_text(texts, rich=observation_format == "text_rich")
 
     def close(self) -> None:
         return None
@@ -133,6 +144,9 @@ class BrowserFrontEnd:
 
     def html(self) -> str:
         return self.driver.page_source
+
+    def view(self, observation_format: str) -> str:
+        return page_view(self.html(), observation_format)
 
     def close(self) -> None:
         driver, self.driver = self.driver, None

@@ -15,7 +15,7 @@ import json
 import re
 from collections import OrderedDict
 from dataclasses import dataclass, field, replace
-from typing import Literal, Mapping
+from typing import Any, Callable, Hashable, Literal, Mapping, TypeVar
 
 from lumos_envs.webshop.products import Catalog, Product
 from lumos_envs.webshop.search import SEARCH_RETURN_N, ProductIndex
@@ -27,6 +27,7 @@ RESULTS_PER_PAGE = 10
 MAX_QUERY_CHARS = 500
 """search keywords longer than this are cut (both modes, before typing or searching)"""
 BACK_TO_SEARCH, NEXT_PAGE, PREV_PAGE, BUY_NOW = "back to search", "next >", "< prev", "buy now"
+T = TypeVar("T")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\U00010000-\U0010ffff]")
 
 
@@ -88,11 +89,27 @@ def normalize_keywords(text: str) -> str:
 class Shop:
     """The pages and transitions over one catalog and its search index."""
 
-    def __init__(self, catalog: Catalog, index: ProductIndex, max_cached_searches: int = 256) -> None:
+    def __init__(self, catalog: Catalog, index: ProductIndex, max_cached_searches: int = 256,
+                 max_cached_pages: int = 1024) -> None:
         self.catalog = catalog
         self.index = index
         self._searches: OrderedDict[str, list[int]] = OrderedDict()
         self._max_cached = max_cached_searches
+        self._pages: OrderedDict[Hashable, Any] = OrderedDict()
+        self._max_pages = max_cached_pages
+
+    def memo(self, key: Hashable, build: Callable[[], T]) -> T:
+        """`build()` memoised under `key` in a bounded LRU (rendered page bodies: a page's body is a
+        function of its state and this shop's catalog, and agents revisit pages). Callers must not
+        mutate what it returns."""
+        if key in self._pages:
+            self._pages.move_to_end(key)
+            return self._pages[key]
+        value = build()
+        self._pages[key] = value
+        if len(self._pages) > self._max_pages:
+            self._pages.popitem(last=False)
+        return value
 
     # -- what a page shows ---------------------------------------------------------------------
 
