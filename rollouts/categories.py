@@ -102,7 +102,50 @@ def training_provenance(agent_info: Mapping[str, Any]) -> TrainingProvenance | s
         seen.add(name)
         sources.append(f"{module}: {name}")
         trainings.append(training)
+        earlier = _earlier_trainings(record, name)
+        if isinstance(earlier, str):
+            return f"the {module} model {name} {earlier}"
+        for base, base_training in earlier:
+            sources.append(f"{module}'s base: {base}")
+            trainings.append(base_training)
     return _merge(sources, trainings)
+
+
+MAX_BASE_CHAIN = 16
+"""records followed back through `trained_from` / `lora_base` (a round of `lumos improve` starts from the last)"""
+
+
+def _earlier_trainings(record: Mapping[str, Any], name: str) -> list[tuple[str, Mapping[str, Any]]] | str:
+    """The training records of the folders this model was trained from (`training.trained_from`,
+    `lora_base`), newest first: a round of `lumos improve` records only its own tasks, and its base
+    saw the earlier ones. A base folder without a record makes the whole unknown (a sentence);
+    a base with a record but no training (a prepared pretrained model, an untrained tiny model)
+    or one that is not a local folder (a hub id) ends the chain: pretraining is not task training."""
+    from pathlib import Path
+
+    from agents.models import read_model_record
+
+    out: list[tuple[str, Mapping[str, Any]]] = []
+    seen = {name}
+    current = record
+    for _ in range(MAX_BASE_CHAIN):
+        training = current.get("training") or {}
+        bases = [b for b in (training.get("trained_from"), current.get("lora_base")) if b]
+        base = next((str(b) for b in bases if str(b) not in seen and Path(str(b)).is_dir()), None)
+        if base is None:
+            return out
+        seen.add(base)
+        try:
+            found = read_model_record(base)
+        except ValueError as error:
+            return f"was trained from {base}, whose record cannot be read: {error}"
+        if found is None:
+            return f"was trained from {base}, which has no lumos_model.json (a public checkpoint: it may have seen anything)"
+        current = found.to_json()
+        if not current.get("training"):
+            return out
+        out.append((base, current["training"]))
+    return out
 
 
 def decide(env_id: str, tasks: str | None, provenance: TrainingProvenance, *, limit: int | None = None) -> CategoryDecision:
@@ -116,16 +159,17 @@ def decide(env_id: str, tasks: str | None, provenance: TrainingProvenance, *, li
     loader, argument = _loader_and_argument(spec)
     if loader == "synthetic":
         return _decide_synthetic(spec, argument, provenance, limit)
-    if loader in provenance.datasets:
+    dataset = _dataset_id(loader, argument)
+    if dataset in provenance.datasets:
         same = [s for s in provenance.task_specs if _loader_and_argument(s) == (loader, argument)]
         note = "the same file (check the split)" if same else "another file of it"
-        return CategoryDecision("in-template", "training.task_specs", f"dataset {loader} was trained on; this suite is {note}")
+        return CategoryDecision("in-template", "training.task_specs", f"dataset {dataset} was trained on; this suite is {note}")
     if not provenance.families and not provenance.task_specs:
         return CategoryDecision("unknown", "training.task_specs",
                                 f"the records name the domain {domain} but no task specs or families")
     trained = ", ".join(sorted(provenance.datasets)) or "none"
     return CategoryDecision("held-out", "training.task_specs",
-                            f"dataset {loader} was never trained on (trained datasets: {trained}; families only otherwise)")
+                            f"dataset {dataset} was never trained on (trained datasets: {trained})")
 
 
 @dataclass
@@ -237,7 +281,7 @@ def _merge(sources: list[str], trainings: list[Mapping[str, Any]]) -> TrainingPr
             if loader == "synthetic":
                 families |= _expand_family(argument, known_families)
             elif loader:
-                datasets.add(loader)
+                datasets.add(_dataset_id(loader, argument))
         for name in _strings(training.get("families")):
             if name in known_families:
                 families |= _expand_family(name, known_families)
@@ -267,10 +311,10 @@ def _decide_synthetic(spec: str, argument: str, provenance: TrainingProvenance, 
     known = _synthetic_families()
     families = _expand_family(argument, known)
     trained = families & provenance.families
-    if not provenance.families:
+    if not provenance.families and not provenance.task_specs:
         return CategoryDecision("unknown", "training.families", "the records name the domain but no families or task specs")
     if not trained:
-        return CategoryDecision("held-out", "training.families",
+        return CategoryDecision("held-out", "training.families" if provenance.families else "training.task_specs",
                                 f"famil{'y' if len(families) == 1 else 'ies'} {', '.join(sorted(families))} never trained on")
     if trained != families:
         untrained = ", ".join(sorted(families - trained))
@@ -338,7 +382,13 @@ def _loader_and_argument(spec: str) -> tuple[str, str]:
     return loader, argument
 
 
+def _dataset_id(loader: str, argument: str) -> str:
+    """What names a dataset: its loader (`gsm8k`, whichever file), or `hf:NAME` for hub datasets."""
+    return f"hf:{argument}" if loader == "hf" else loader
+
+
 def _loader_domain(loader: str) -> str | None:
+    loader = loader.partition(":")[0]
     from lumos_envs.tasks.registry import TASK_LOADERS
 
     entry = TASK_LOADERS.get(loader)

@@ -103,6 +103,22 @@ def test_domains_come_from_families_when_the_record_names_none(tiny_dir, tmp_pat
     assert provenance["training"]["domains"] == ["math"]
 
 
+def test_a_round_of_improve_keeps_what_its_base_was_trained_on(tiny_dir, tmp_path):
+    base = _trained(tiny_dir, tmp_path / "base", TRAINING)
+    round_1 = _trained(tiny_dir, tmp_path / "round_1", {"task_specs": ["synthetic:sharing?size=2&seed=5"], "trained_from": str(base)})
+    suites = CATEGORY_SUITES[:2] + [Suite("math/sharing", "lumos/Math-v0", "synthetic:sharing?size=2&seed=1000")] + CATEGORY_SUITES[-1:]
+    categories, provenance = _categories(AgentConfig(agent="lumos", model=str(round_1)).info(), suites)
+    assert {n: c for n, (c, _) in categories.items()} == {"math/shopping_total": "in-template", "math/svamp-like": "held-out",
+                                                        "math/sharing": "in-template", "sql": "unseen"}
+    assert f"planner's base: {base}" in provenance["source"]
+    public = tmp_path / "public"
+    public.mkdir()
+    (public / "config.json").write_text("{}")
+    from_public = _trained(tiny_dir, tmp_path / "from_public", {"task_specs": ["synthetic:sharing?size=2"], "trained_from": str(public)})
+    categories, provenance = _categories(AgentConfig(agent="lumos", model=str(from_public)).info(), suites)
+    assert {c for c, _ in categories.values()} == {"unknown"} and "may have seen anything" in provenance["source"]
+
+
 def test_overlap_with_the_training_questions(tiny_dir, tmp_path):
     model = _trained(tiny_dir, tmp_path / "trained", TRAINING)
     questions = training_questions(training_provenance(AgentConfig(agent="lumos", model=str(model)).info()))
