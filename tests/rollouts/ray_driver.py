@@ -30,7 +30,7 @@ class HangingPolicy(GoldLinePolicy):
 
 def main(out: str, address: str, resume: bool) -> None:
     config = RolloutConfig(jobs=[JOB], samples=SAMPLES, out=out, resume=resume, reveal_gold=True, num_envs=2, progress=False,
-                           executor="ray", ray_address=address, ray_actors=2)
+                           executor="ray", ray_address=address, ray_actors=1)
     run_rollouts(config, functools.partial(GoldLinePolicy, delay_s=0.0 if resume else 0.15))
 
 
