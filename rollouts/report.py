@@ -424,7 +424,8 @@ def _delta(result: SuiteResult, deltas: Mapping[str, float]) -> str:
     if c is not None and c.pairs:
         return f"{c.success_diff:+.1%} over {c.pairs} pairs ({c.only_after} gained, {c.only_before} lost), p={c.mcnemar_p:.3g}"
     if result.name in deltas:
-        return f"{deltas[result.name]:+.1%} (unpaired: no episode files)"
+        why = "no episode shares (task, seed, sample) with the earlier run" if c is not None else "no episode files to pair"
+        return f"{deltas[result.name]:+.1%} (unpaired: {why})"
     return "n/a"
 
 
