@@ -202,6 +202,8 @@ def evaluate(config: EvalConfig, agent: Policy | PolicyFactory, *, reveal_gold: 
             **{k: json.dumps(v) if not isinstance(v, str) else v for k, v in config.agent_info.items() if k != "models"}}
     if config.samples > 1:
         meta["samples per task"] = config.samples
+        if float(config.agent_info.get("temperature", 0.0) or 0.0) == 0.0 and config.agent_info.get("agent") != "oracle":
+            meta["note"] = "temperature 0: a task's samples differ only through their reset seeds, so pass@k is close to pass@1"
     report = write_report(results, out, title=config.title, meta=meta, compare_to=config.compare_to,
                           category_provenance=provenance, seed=config.seed)
     return EvalResult(results, report, provenance)
