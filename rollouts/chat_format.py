@@ -199,18 +199,23 @@ def tokenize_conversation(tokenizer: Any, fmt: ChatFormat, messages: Sequence[Ma
     return {"input_ids": ids, "assistant_masks": mask}
 
 
-def preference_texts(tokenizer: Any, fmt: ChatFormat, prompt: Sequence[Mapping[str, str]], completion: Sequence[Mapping[str, str]]) -> tuple[str, str]:
-    """A preference pair side as text: the inference prompt string, and the completion up to and
-    including its end token (what `DPOTrainer` tokenises as a non-conversational pair)."""
-    prompt_text = render(tokenizer, fmt, prompt, add_generation_prompt=True)
-    whole = render(tokenizer, fmt, list(prompt) + list(completion))
-    if not whole.startswith(prompt_text):
+def tokenize_preference(tokenizer: Any, fmt: ChatFormat, prompt: Sequence[Mapping[str, str]],
+                        completion: Sequence[Mapping[str, str]]) -> tuple[list[int], list[int]]:
+    """One side of a preference pair as ids: the inference prompt's ids (as `TransformersBackend.encode`
+    makes them) and the completion's, up to and including its end token.
+
+    Raises:
+        ValueError: the template does not render the prompt as a prefix of prompt + completion.
+    """
+    prompt_ids = encode(tokenizer, fmt, render(tokenizer, fmt, prompt, add_generation_prompt=True))
+    whole = encode(tokenizer, fmt, render(tokenizer, fmt, list(prompt) + list(completion)))
+    if whole[: len(prompt_ids)] != prompt_ids:
         raise ValueError("the chat template does not render the prompt as a prefix of prompt + completion")
-    rest = whole[len(prompt_text):]
-    eos = tokenizer.eos_token or ""
-    if eos and eos in rest:
-        rest = rest[: rest.rindex(eos) + len(eos)]
-    return prompt_text, rest
+    rest = whole[len(prompt_ids):]
+    eos = tokenizer.eos_token_id
+    if eos is not None and eos in rest:
+        rest = rest[: len(rest) - rest[::-1].index(eos)]  # what follows the end token (a newline) is the next turn's
+    return prompt_ids, rest
 
 
 def _find(haystack: list[int], needle: list[int]) -> int | None:

@@ -60,7 +60,7 @@ from transformers import TrainerCallback
 from trl import SFTConfig
 
 from rollouts.chat_format import ChatFormat, has_generation_markers as _template_has_markers
-from rollouts.chat_format import preference_texts, resolve_chat_format, tokenize_conversation
+from rollouts.chat_format import resolve_chat_format, tokenize_conversation, tokenize_preference
 
 logger = logging.getLogger(__name__)
 
@@ -421,9 +421,9 @@ def build_trainer(config: TrainConfig) -> PreparedTraining:
         rows = []
         for r in records:
             prompt = mask(r["prompt"])
-            prompt_text, chosen = preference_texts(tokenizer, chat, prompt, mask(r["chosen"]))
-            _, rejected = preference_texts(tokenizer, chat, prompt, mask(r["rejected"]))
-            rows.append({"prompt": prompt_text, "chosen": chosen, "rejected": rejected})
+            prompt_ids, chosen = tokenize_preference(tokenizer, chat, prompt, mask(r["chosen"]))
+            _, rejected = tokenize_preference(tokenizer, chat, prompt, mask(r["rejected"]))
+            rows.append({"prompt_ids": prompt_ids, "chosen_ids": chosen, "rejected_ids": rejected})
     else:
         rows = [tokenize_conversation(tokenizer, chat, mask(r["messages"])) for r in records]
         if not config.assistant_only_loss:
@@ -444,9 +444,7 @@ def build_trainer(config: TrainConfig) -> PreparedTraining:
     budget = TimeBudgetCallback(config.max_minutes, anneal=config.anneal_over_budget) if config.max_minutes is not None else None
     callbacks = [budget] if budget else None
     if dpo:
-        from trl import DPOTrainer
-
-        trainer = DPOTrainer(model=model, args=dpo_config(config), train_dataset=dataset, processing_class=tokenizer,
+        trainer = _pretokenized_dpo_trainer()(model=model, args=dpo_config(config), train_dataset=dataset, processing_class=tokenizer,
                              peft_config=peft_config, callbacks=callbacks)
     else:
         from trl import SFTTrainer
@@ -462,9 +460,26 @@ def build_trainer(config: TrainConfig) -> PreparedTraining:
                             original_template=original_template, provenance=provenance)
 
 
+def _pretokenized_dpo_trainer() -> type:
+    """`DPOTrainer` over pairs lumos tokenised itself (`prompt_ids`, `chosen_ids`, `rejected_ids`):
+    TRL's own preparation tokenises text with the tokenizer's special tokens whatever the prompt
+    style, so a template model would see a BOS in training it never sees at inference."""
+    from trl import DPOTrainer
+
+    class PretokenizedDPOTrainer(DPOTrainer):
+        def _prepare_dataset(self, dataset: Any, processing_class: Any, args: Any, dataset_name: str) -> Any:
+            if "prompt_ids" not in dataset.column_names:
+                return super()._prepare_dataset(dataset, processing_class, args, dataset_name)
+            if args.max_length is not None and args.truncation_mode == "keep_start":  # as TRL: a prompt that fills max_length teaches nothing
+                dataset = dataset.filter(lambda example: len(example["prompt_ids"]) < args.max_length)
+            return dataset
+
+    return PretokenizedDPOTrainer
+
+
 def dpo_config(config: TrainConfig) -> Any:
     """TRL's `DPOConfig` with the run's `TrainingArguments` settings (output, steps, learning rate,
-    seeds, `report_to`, device), `max_length` and `beta`."""
+    seeds, `report_to`, device), `max_length` and `beta` (length grouping becomes random sampling)."""
     from dataclasses import fields
 
     from transformers import TrainingArguments
@@ -477,6 +492,8 @@ def dpo_config(config: TrainConfig) -> Any:
     dpo_fields = {f.name for f in fields(DPOConfig) if f.init}
     settings = {k: v for k, v in settings.items() if k in dpo_fields}
     settings.update(beta=config.beta, max_length=config.max_length)
+    if settings.get("train_sampling_strategy") == "group_by_length":
+        settings["train_sampling_strategy"] = "random"  # pairs have no input_ids column to group by
     return DPOConfig(**settings)
 
 
