@@ -25,9 +25,11 @@ Ray is optional (`pip install 'lumos[ray]'`) and imported only here, when this e
 
 from __future__ import annotations
 
+import atexit
 import logging
 import math
 import os
+import shutil
 import socket
 import tempfile
 import time
@@ -154,9 +156,9 @@ def connect(config: RolloutConfig) -> bool:
     """Join `config.ray_address`, or start a small local Ray instance; True if this call connected.
 
     A process already connected (a test, a notebook, an earlier run) stays on its cluster. A local
-    instance gets a small object store, no dashboard and its own temporary folder; it lives until
-    this process exits (or `ray.shutdown()`), so a command with several runs (an evaluation's
-    suites) starts Ray once.
+    instance gets a small object store, no dashboard and its own temporary folder (its logs,
+    removed at exit); it lives until this process exits (or `ray.shutdown()`), so a command with
+    several runs (an evaluation's suites) starts Ray once.
     """
     ray = import_ray()
     if ray.is_initialized():
@@ -166,9 +168,10 @@ def connect(config: RolloutConfig) -> bool:
             _check_reachable(config.ray_address)
             ray.init(address=config.ray_address, logging_level=logging.WARNING)
         else:
+            temp = tempfile.mkdtemp(prefix="lumos-ray-")
+            atexit.register(_shutdown_and_remove, temp)
             ray.init(num_cpus=os.cpu_count() or 1, object_store_memory=LOCAL_OBJECT_STORE_BYTES, include_dashboard=False,
-                     _temp_dir=tempfile.mkdtemp(prefix="lumos-ray-"), _system_config=LOCAL_SYSTEM_CONFIG,
-                     logging_level=logging.WARNING)
+                     _temp_dir=temp, _system_config=LOCAL_SYSTEM_CONFIG, logging_level=logging.WARNING)
     except ConnectionError as error:
         # The address answered (checked above), so the likeliest cause is Ray's token authentication
         # (on by default for clusters started on this machine since Ray 2.59).
@@ -177,6 +180,14 @@ def connect(config: RolloutConfig) -> bool:
         raise ValueError(f"cannot connect to Ray{' at ' + config.ray_address if config.ray_address else ''}: "
                          f"{str(error).splitlines()[0] if str(error) else type(error).__name__}{hint}") from None
     return True
+
+
+def _shutdown_and_remove(temp: str) -> None:
+    """At exit: stop the local instance first (its processes write logs until then), then remove its folder."""
+    import ray
+
+    ray.shutdown()
+    shutil.rmtree(temp, ignore_errors=True)
 
 
 def _check_reachable(address: str) -> None:
