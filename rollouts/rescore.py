@@ -20,6 +20,9 @@ under any metric; failed episodes (`end_reason="failed"`) are copied unchanged.
 
 The output is a new trajectory file (the input is never changed): each episode's new reward,
 success and metrics, and its old ones under `original_score`; the header records the metric.
+Given an evaluation folder (`lumos eval --out`), every suite the metric applies to is re-scored
+into a new folder, the others copied, and the report written again there with the old categories
+and their provenance.
 """
 
 from __future__ import annotations
@@ -71,11 +74,11 @@ class RescoreConfig:
     """Re-score stored trajectory files with another metric (e.g. InterCode's SQL reward) without rerunning the agent."""
 
     files: list[str] = field(default_factory=list)
-    """trajectory files to re-score"""
+    """trajectory files to re-score, or evaluation folders (`lumos eval --out`: re-scored into a new folder with its report)"""
     metric: str = "intercode"
     """intercode, sql-lumos (SQL, replayed); em, f1, accuracy (QA); numeric_match, symbolic_match (maths)"""
     out: str = ""
-    """folder for the re-scored files; default: beside each input, as NAME.rescored-METRIC.jsonl"""
+    """folder for the re-scored files; default: beside each input, as NAME.rescored-METRIC.jsonl (a folder: FOLDER-rescored-METRIC)"""
     overwrite: bool = False
     """replace earlier re-scored files"""
 
@@ -105,7 +108,8 @@ class RescoreResult:
     success_after: float = 0.0
 
 
-def rescore_file(path: str | Path, metric: str, out: str | Path | None = None, *, overwrite: bool = False) -> RescoreResult:
+def rescore_file(path: str | Path, metric: str, out: str | Path | None = None, *, overwrite: bool = False,
+                 target: str | Path | None = None) -> RescoreResult:
     """Re-score every episode of one trajectory file into a new file (see the module docstring).
 
     Raises:
@@ -126,8 +130,12 @@ def rescore_file(path: str | Path, metric: str, out: str | Path | None = None, *
         envs = sorted({t.key.env_id for t in trajectories}) or ["no episodes"]
         raise ValueError(f"metric {metric} applies to {', '.join(spec.env_ids)} episodes; {source} has {', '.join(envs)}")
     config = dict(header.get("config") or {})
-    target = Path(out) / source.name.replace(".jsonl", f".rescored-{metric}.jsonl") if out else \
-        source.with_name(source.name.replace(".jsonl", "") + f".rescored-{metric}.jsonl")
+    if target is not None:
+        target = Path(target)
+    elif out:
+        target = Path(out) / source.name.replace(".jsonl", f".rescored-{metric}.jsonl")
+    else:
+        target = source.with_name(source.name.replace(".jsonl", "") + f".rescored-{metric}.jsonl")
     if target.resolve() == source.resolve():
         raise ValueError(f"re-scoring would overwrite its input {source}")
     if target.exists() and target.stat().st_size > 0 and not overwrite:
@@ -153,15 +161,73 @@ def rescore_file(path: str | Path, metric: str, out: str | Path | None = None, *
     )
 
 
+def rescore_report(folder: str | Path, metric: str, out: str | Path | None = None, *, overwrite: bool = False) -> tuple[list[RescoreResult], dict[str, Path]]:
+    """Re-score an evaluation folder (`lumos eval --out`) into a new one with its own report.
+
+    Suites the metric applies to are re-scored; the others are copied unchanged. Categories, their
+    provenance and the report's title and settings are carried over from the old `report.json`.
+
+    Raises:
+        ValueError: no `report.json` in `folder`, or no suite the metric applies to.
+        StoreError: `out` holds an earlier re-scored report and `overwrite` is not set.
+    """
+    import json
+    import shutil
+
+    from rollouts.report import summarize, write_report
+
+    source = Path(folder)
+    try:
+        data = json.loads((source / "report.json").read_text())
+    except OSError:
+        raise ValueError(f"{source} is no evaluation folder (no report.json)") from None
+    spec = METRICS[metric] if metric in METRICS else None
+    if spec is None:
+        raise ValueError(f"unknown metric {metric!r}; known: {', '.join(METRICS)}")
+    target = Path(out) if out else source.with_name(f"{source.name}-rescored-{metric}")
+    if target.resolve() == source.resolve():
+        raise ValueError(f"re-scoring would overwrite its input {source}")
+    if (target / "report.json").exists() and not overwrite:
+        raise StoreError(f"{target / 'report.json'} exists; pass --overwrite to replace it")
+    suites = data.get("suites", [])
+    if not any(s.get("env_id") in spec.env_ids for s in suites):
+        raise ValueError(f"metric {metric} applies to {', '.join(spec.env_ids)} suites; {source} has none")
+    done: list[RescoreResult] = []
+    results = []
+    for suite in suites:
+        old_file = source / str(suite.get("trajectories") or Path("trajectories") / (suite["name"].replace("/", "__") + ".jsonl"))
+        new_file = target / "trajectories" / old_file.name
+        if suite.get("env_id") in spec.env_ids:
+            done.append(rescore_file(old_file, metric, overwrite=True, target=new_file))
+        else:
+            new_file.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(old_file, new_file)
+        _, trajectories = read_trajectories(new_file)
+        results.append(summarize(suite["name"], suite["env_id"], suite.get("tasks", "default"), suite["category"], trajectories,
+                                 decided_by=suite.get("category_decided_by", ""), reason=suite.get("category_reason", ""),
+                                 env_kwargs=suite.get("env_kwargs") or {}, path=new_file.relative_to(target)))
+    meta = {**data.get("meta", {}), "re-scored with": f"{metric} ({spec.description}), from {source}"}
+    report = write_report(results, target, title=f"{data.get('title', 'lumos evaluation')} (re-scored: {metric})", meta=meta,
+                          category_provenance=data.get("category_provenance") or {})
+    return done, report
+
+
 def run_rescore(config: RescoreConfig) -> int:
-    """`lumos rescore FILES --metric NAME`: one line per file, then why any episode kept its score."""
+    """`lumos rescore FILES --metric NAME`: one line per file, then why any episode kept its score;
+    an evaluation folder gets a re-scored copy with its own report."""
     for path in config.files:
-        result = rescore_file(path, config.metric, config.out or None, overwrite=config.overwrite)
-        print(f"{result.path}: {result.rescored}/{result.episodes} episodes re-scored with {result.metric}: "
-              f"mean reward {result.mean_reward_before:.3f} -> {result.mean_reward_after:.3f}, "
-              f"success {result.success_before:.1%} -> {result.success_after:.1%} -> {result.out}")
-        for why, count in sorted(result.kept.items()):
-            print(f"  {count:5d} kept their score: {why}")
+        if Path(path).is_dir():
+            results, report = rescore_report(path, config.metric, config.out or None, overwrite=config.overwrite)
+        else:
+            results, report = [rescore_file(path, config.metric, config.out or None, overwrite=config.overwrite)], {}
+        for result in results:
+            print(f"{result.path}: {result.rescored}/{result.episodes} episodes re-scored with {result.metric}: "
+                  f"mean reward {result.mean_reward_before:.3f} -> {result.mean_reward_after:.3f}, "
+                  f"success {result.success_before:.1%} -> {result.success_after:.1%} -> {result.out}")
+            for why, count in sorted(result.kept.items()):
+                print(f"  {count:5d} kept their score: {why}")
+        if report:
+            print(f"report: {report['md']}")
     return 0
 
 

@@ -10,7 +10,7 @@ import pytest
 import lumos_envs  # noqa: F401  (registers the env ids)
 from rollouts.cli import COMMANDS
 from rollouts.engine import Job, RolloutConfig
-from rollouts.rescore import METRICS, RescoreConfig, rescore_file, run_rescore
+from rollouts.rescore import METRICS, RescoreConfig, rescore_file, rescore_report, run_rescore
 from rollouts.store import EpisodeKey, StepRecord, StoreError, Trajectory, TrajectoryWriter, read_trajectories
 
 SQL_TASKS = "synthetic:sql_lookup?size=2&seed=0"
@@ -115,3 +115,26 @@ def test_rescore_command_and_its_errors():
     with pytest.raises(ValueError, match="no such trajectory file"):
         rescore_file("missing.jsonl", "em")
     assert {m.how for m in METRICS.values()} == {"answer", "replay"}
+
+
+def test_an_evaluation_folder_gets_a_rescored_report(tmp_path, capsys):
+    import json
+
+    from rollouts.commands import EvalCommand, run_eval_command
+
+    suites = [{"name": "sql", "env_id": "lumos/SQL-v0", "tasks": SQL_TASKS},
+              {"name": "math", "env_id": "lumos/Math-v0", "tasks": MATH_TASKS, "kind": "heldout"}]
+    run_eval_command(EvalCommand(agent="oracle", suites=json.dumps(suites), trained_domains=["math"], out=str(tmp_path / "eval")))
+    assert run_rescore(RescoreConfig(files=[str(tmp_path / "eval")], metric="intercode")) == 0
+    assert "report:" in capsys.readouterr().out
+    out = tmp_path / "eval-rescored-intercode"
+    report = json.loads((out / "report.json").read_text())
+    assert [(s["name"], s["category"], s["episodes"]) for s in report["suites"]] == [("sql", "unseen", 2), ("math", "held-out", 2)]
+    assert "intercode" in report["meta"]["re-scored with"] and report["category_provenance"]["derived"] is False
+    header, _ = read_trajectories(out / "trajectories" / "sql.jsonl")
+    assert header["config"]["rescored"]["metric"] == "intercode"
+    assert "rescored" not in read_trajectories(out / "trajectories" / "math.jsonl")[0]["config"], "other suites are copied"
+    with pytest.raises(StoreError, match="--overwrite"):
+        rescore_report(tmp_path / "eval", "intercode")
+    with pytest.raises(ValueError, match="no evaluation folder"):
+        rescore_report(tmp_path, "intercode")
