@@ -175,6 +175,9 @@ def evaluate(config: EvalConfig, agent: Policy | PolicyFactory, *, reveal_gold: 
         if existing:
             raise StoreError(f"{existing[0]} exists; pass --resume to continue the evaluation or --overwrite to replace it")
     if config.compare_to is not None:
+        earlier = Path(config.compare_to)
+        if (earlier if earlier.is_dir() else earlier.parent).resolve() == out.resolve():
+            raise ValueError(f"--compare-to {config.compare_to} is the report --out would replace; compare with another folder")
         check_comparable(((s.name, s.env_id, s.tasks or "default", dict(s.env_kwargs)) for s in config.suites), config.compare_to)
     decisions, provenance = categorise(config.suites, config.agent_info, config.trained_domains)
     training = training_provenance(config.agent_info)

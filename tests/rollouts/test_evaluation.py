@@ -223,6 +223,8 @@ def test_user_errors_are_one_line(tmp_path, capsys):
         (["--suites", json.dumps([{"nam": "x", "env_id": "lumos/Math-v0"}]), "--out", str(tmp_path / "c")],
          "allowed: name, env_id, tasks, kind, limit, env_kwargs"),
         (["--suites", "{not json", "--out", str(tmp_path / "c")], "JSON list"),
+        (["--suites", json.dumps(SUITES[:1]), "--out", str(tmp_path / "a"), "--overwrite", "--compare-to", str(tmp_path / "a")],
+         "compare with another folder"),
     ]
     for flags, expected in cases:
         assert main(["eval", "--agent", "oracle", *flags]) == 2
