@@ -1,9 +1,13 @@
-"""The shop as a website: a WSGI app (stateless pages, state in the URL) served by waitress on loopback.
+"""The shop as a website: a Flask app (stateless pages, state in the URL) served by waitress on loopback.
 
-Security: every template is autoescaped (`pages.py`); every response carries a restrictive
-Content-Security-Policy (no scripts at all, styles and forms from this origin only); requests whose
-`Host` is not a loopback name are refused (DNS rebinding); only GET and HEAD are served; the server
-binds 127.0.0.1 on a port the OS picks.
+Routes: `/shop/<session>?<state>` renders a state, `/shop/<session>/search?search_query=...` runs a
+search, `/static/shop.css` is the stylesheet, `/` opens a new session where the app makes them
+(`lumos shop serve`). Flask does the routing, query parsing and HEAD; the rules below are ours.
+
+Security: every template is autoescaped (`pages.py`); every response, errors included, carries a
+restrictive Content-Security-Policy (no scripts at all, styles and forms from this origin only);
+requests whose `Host` is not a loopback name are refused (DNS rebinding); only GET and HEAD are
+served (no OPTIONS either); the server binds 127.0.0.1 on a port the OS picks.
 
 The state lives in the URL, so the URL is signed: every link a page renders carries
 `sig = HMAC-SHA256(secret, "/shop/<session>?<canonical state query>")` with a random secret made
@@ -26,9 +30,11 @@ import secrets
 import threading
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable
-from urllib.parse import parse_qs
 
-from lumos_envs.envs.webshop.pages import STYLESHEET, query_of, render_page, state_query
+from flask import Flask, Response, request
+from werkzeug.exceptions import HTTPException
+
+from lumos_envs.envs.webshop.pages import STYLESHEET, render_page, state_query
 from lumos_envs.envs.webshop.state import Shop, ShopActionError, ShopState
 
 logger = logging.getLogger(__name__)
@@ -38,6 +44,10 @@ CONTENT_SECURITY_POLICY = (
     "base-uri 'none'; frame-ancestors 'none'"
 )
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1", "[::1]"})
+SECURITY_HEADERS = (
+    ("Content-Security-Policy", CONTENT_SECURITY_POLICY), ("X-Content-Type-Options", "nosniff"),
+    ("Referrer-Policy", "no-referrer"), ("Cache-Control", "no-store"), ("X-Frame-Options", "DENY"),
+)
 
 Scorer = Callable[[ShopState], float]
 
@@ -50,7 +60,7 @@ class Session:
 
 
 class ShopApp:
-    """WSGI app: `/shop/<session>?page=...` renders a state, `/shop/<session>/search` runs a search."""
+    """The shop's WSGI app (a Flask app inside): sessions, signing, and the pages of each session."""
 
     def __init__(self, new_session: Callable[[], tuple[str, Session]] | None = None, *, read_only: bool = False) -> None:
         self.sessions: dict[str, Session] = {}
@@ -60,6 +70,7 @@ class ShopApp:
         self.read_only = read_only
         """serve pages, never the done page (see the module docstring)"""
         self._secret = secrets.token_bytes(32)
+        self.flask = self._make_flask()
 
     def sign(self, link: str) -> str:
         """The signature of a link (`/shop/<session>?<state query>`) under this app's secret."""
@@ -78,46 +89,79 @@ class ShopApp:
         return self.sessions[session_id].shop
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        host = str(environ.get("HTTP_HOST", "")).strip().lower()
-        hostname = host.rsplit(":", 1)[0] if not host.endswith("]") else host
-        if hostname not in LOOPBACK_HOSTS:
-            return _respond(start_response, "403 Forbidden", "This shop only answers on a loopback address.")
-        method = environ.get("REQUEST_METHOD", "GET")
-        if method not in ("GET", "HEAD"):
-            return _respond(start_response, "405 Method Not Allowed", "Only GET is served.", [("Allow", "GET, HEAD")])
-        path = environ.get("PATH_INFO", "/")
-        if path == "/static/shop.css":
-            return _respond(start_response, "200 OK", STYLESHEET, content_type="text/css; charset=utf-8")
-        if path == "/" and self.new_session is not None:
-            session_id, session = self.new_session()
-            with self._lock:
-                self.sessions[session_id] = session
-            return _respond(start_response, "303 See Other", "", [("Location", f"/shop/{session_id}?page=search")])
-        parts = path.strip("/").split("/")
-        if len(parts) not in (2, 3) or parts[0] != "shop" or (len(parts) == 3 and parts[2] != "search"):
-            return _respond(start_response, "404 Not Found", "No such page.")
-        session = self.sessions.get(parts[1])
+        return self.flask.wsgi_app(environ, start_response)
+
+    # -- the Flask app ---------------------------------------------------------------------------
+
+    def _make_flask(self) -> Flask:
+        app = Flask(__name__, static_folder=None)  # no static route: the one stylesheet is a string
+        app.url_map.strict_slashes = False
+
+        @app.before_request
+        def _gate() -> Response | None:
+            host = str(request.environ.get("HTTP_HOST", "")).strip().lower()
+            hostname = host.rsplit(":", 1)[0] if not host.endswith("]") else host
+            if hostname not in LOOPBACK_HOSTS:
+                return _respond("403 Forbidden", "This shop only answers on a loopback address.")
+            if request.method not in ("GET", "HEAD"):
+                return _respond("405 Method Not Allowed", "Only GET is served.", [("Allow", "GET, HEAD")])
+            return None
+
+        @app.after_request
+        def _headers(response: Response) -> Response:
+            for name, value in SECURITY_HEADERS:
+                response.headers[name] = value
+            return response
+
+        @app.errorhandler(HTTPException)
+        def _http_error(error: HTTPException) -> Response:
+            if error.code == 405:
+                return _respond("405 Method Not Allowed", "Only GET is served.", [("Allow", "GET, HEAD")])
+            return _respond(f"{error.code} {error.name}", "No such page." if error.code == 404 else str(error.description))
+
+        app.add_url_rule("/static/shop.css", "stylesheet", lambda: _respond("200 OK", STYLESHEET, content_type="text/css"),
+                         provide_automatic_options=False)
+        app.add_url_rule("/", "landing", self._landing, provide_automatic_options=False)
+        app.add_url_rule("/shop/<session_id>", "page", self._page, provide_automatic_options=False)
+        app.add_url_rule("/shop/<session_id>/search", "search", self._search, provide_automatic_options=False)
+        return app
+
+    def _landing(self) -> Response:
+        if self.new_session is None:
+            return _respond("404 Not Found", "No such page.")
+        session_id, session = self.new_session()
+        with self._lock:
+            self.sessions[session_id] = session
+        return _respond("303 See Other", "", [("Location", f"/shop/{session_id}?page=search")])
+
+    def _search(self, session_id: str) -> Response:
+        return self._serve(session_id, search=True)
+
+    def _page(self, session_id: str) -> Response:
+        return self._serve(session_id, search=False)
+
+    def _serve(self, session_id: str, *, search: bool) -> Response:
+        session = self.sessions.get(session_id)
         if session is None:
-            return _respond(start_response, "404 Not Found", "No such session.")
-        query = query_of(parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True))
-        base = f"/shop/{parts[1]}"
+            return _respond("404 Not Found", "No such session.")
+        query = request.args.to_dict(flat=True)  # the first value of each parameter
+        base = f"/shop/{session_id}"
         try:
-            if len(parts) == 3:
+            if search:
                 state = session.shop.search(ShopState(), query.get("search_query", ""))
             else:
                 state = ShopState.from_query(query)
                 refusal = self._refusal(base, state, query.get("sig", ""))
                 if refusal:
-                    return _respond(start_response, "403 Forbidden", refusal)
+                    return _respond("403 Forbidden", refusal)
                 if state.page in ("item", "item_sub", "done"):
                     session.shop.product(state.asin)
             reward = session.scorer(state) if state.page == "done" else 0.0
             html = render_page(session.shop, state, instruction=session.instruction, base=base, reward=reward,
                                sign=self.sign)
         except ShopActionError as error:
-            return _respond(start_response, "400 Bad Request", str(error))
-        return _respond(start_response, "200 OK", html, content_type="text/html; charset=utf-8")
-
+            return _respond("400 Bad Request", str(error))
+        return _respond("200 OK", html, content_type="text/html")
 
     def _refusal(self, base: str, state: ShopState, signature: str) -> str:
         """Why a state request is refused ("" when it is served)."""
@@ -131,17 +175,13 @@ class ShopApp:
         return ""
 
 
-def _respond(start_response: Callable[..., Any], status: str, body: str, extra: list[tuple[str, str]] | None = None,
-             content_type: str = "text/plain; charset=utf-8") -> list[bytes]:
-    data = body.encode("utf-8")
-    headers = [
-        ("Content-Type", content_type), ("Content-Length", str(len(data))),
-        ("Content-Security-Policy", CONTENT_SECURITY_POLICY), ("X-Content-Type-Options", "nosniff"),
-        ("Referrer-Policy", "no-referrer"), ("Cache-Control", "no-store"), ("X-Frame-Options", "DENY"),
-        *(extra or []),
-    ]
-    start_response(status, headers)
-    return [data]
+def _respond(status: str, body: str, extra: list[tuple[str, str]] | None = None,
+             content_type: str = "text/plain") -> Response:
+    """A response with `status` exactly as written (Werkzeug would upper-case the reason phrase)."""
+    response = Response(body, status=status, mimetype=content_type, headers=extra or [])
+    for name, value in SECURITY_HEADERS:  # also on responses that bypass after_request (a failing gate)
+        response.headers[name] = value
+    return response
 
 
 class ShopServer:

@@ -7,6 +7,7 @@ from html import unescape
 from urllib.parse import urlsplit
 
 import pytest
+from werkzeug.test import EnvironBuilder
 
 from lumos_envs.envs.webshop.server import ShopApp
 from lumos_envs.envs.webshop.state import Shop, ShopState
@@ -29,16 +30,25 @@ def shop() -> Shop:
     return Shop(catalog, get_index(catalog))
 
 
-def get(app: ShopApp, url: str) -> tuple[str, str]:
+def get(app: ShopApp, url: str, *, method: str = "GET", host: str = "127.0.0.1:1") -> tuple[str, str]:
     parts = urlsplit(url)
     seen = {}
 
     def start_response(status, headers):
         seen["status"] = status
+        seen["headers"] = dict(headers)
 
-    body = b"".join(app({"HTTP_HOST": "127.0.0.1:1", "REQUEST_METHOD": "GET", "PATH_INFO": parts.path,
-                         "QUERY_STRING": parts.query}, start_response))
+    # a full PEP 3333 environ, as waitress gives one (Flask reads wsgi.url_scheme and the rest)
+    environ = EnvironBuilder(path=parts.path, query_string=parts.query, method=method,
+                             headers={"Host": host}).get_environ()
+    body = b"".join(app(environ, start_response))
+    LAST_HEADERS.clear()
+    LAST_HEADERS.update(seen["headers"])
     return seen["status"], body.decode()
+
+
+LAST_HEADERS: dict[str, str] = {}
+"""the headers of the last `get` response"""
 
 
 def links(html: str, click: str | None = None) -> list[str]:
@@ -91,6 +101,38 @@ def test_read_only_serves_pages_but_never_scores(shop):
         status, body = get(app, url)
         assert status == "403 Forbidden" and "read-only" in body
     assert scorer.calls == 0
+
+
+def test_routing_refusals_and_headers_on_every_response(shop):
+    from lumos_envs.envs.webshop.server import CONTENT_SECURITY_POLICY, Session
+
+    app, _ = app_with_session(shop)
+    cases = [
+        (dict(url="/shop/s1?page=search", host="evil.example:80"), "403 Forbidden", "loopback"),
+        (dict(url="/shop/s1?page=search", method="POST"), "405 Method Not Allowed", "Only GET"),
+        (dict(url="/shop/s1?page=search", method="OPTIONS"), "405 Method Not Allowed", "Only GET"),
+        (dict(url="/nowhere/at/all"), "404 Not Found", "No such page."),
+        (dict(url="/shop/s1/other"), "404 Not Found", "No such page."),
+        (dict(url="/shop/nobody?page=search"), "404 Not Found", "No such session."),
+        (dict(url="/"), "404 Not Found", "No such page."),
+        (dict(url="/shop/s1?page=nope"), "400 Bad Request", "unknown page"),
+        (dict(url="/shop/s1?page=search", host="[::1]:8080"), "200 OK", "Search"),
+        (dict(url="/shop/s1/search?search_query=<script>x</script>"), "200 OK", "Total results"),
+    ]
+    for kwargs, status, text in cases:
+        got, body = get(app, **kwargs)
+        assert (got, text in body) == (status, True), kwargs
+        assert LAST_HEADERS["Content-Security-Policy"] == CONTENT_SECURITY_POLICY, kwargs
+        assert LAST_HEADERS["Cache-Control"] == "no-store" and LAST_HEADERS["X-Frame-Options"] == "DENY"
+        if status.startswith("405"):
+            assert LAST_HEADERS["Allow"] == "GET, HEAD"
+    status, css = get(app, "/static/shop.css")
+    assert status == "200 OK" and LAST_HEADERS["Content-Type"] == "text/css; charset=utf-8" and "body{" in css
+    status, body = get(app, "/shop/s1?page=search", method="HEAD")
+    assert status == "200 OK" and body == "" and LAST_HEADERS["Content-Type"] == "text/html; charset=utf-8"
+    landing = ShopApp(new_session=lambda: ("fresh", Session(shop, "x", Scorer())))
+    assert get(landing, "/")[0] == "303 See Other" and LAST_HEADERS["Location"] == "/shop/fresh?page=search"
+    assert get(landing, "/shop/fresh?page=search")[0] == "200 OK"
 
 
 def test_shop_serve_read_only_flag(capsys):
