@@ -38,7 +38,8 @@ MAX_PROMPT_CONTEXT_CHARS = 6000
 NO_ANSWER = "unknown"
 """what the tool returns when the model says `No answer` or says nothing"""
 
-_ANSWER_PREFIX = re.compile(r"^\s*(?:answer\s*:\s*)", re.IGNORECASE)
+_ANSWER_PREFIX = re.compile(r"^\s*(?:the\s+)?answer\b(?:\s+to\s+(?:this|the)\s+question)?(?:\s+is)?\s*[:\-]?\s*", re.IGNORECASE)
+"""`Answer: `, and what small models write instead (`The answer to this question is: `)"""
 
 
 class LLMReader:
@@ -75,12 +76,13 @@ class LLMReader:
 
 
 def parse_answer(text: str) -> str:
-    """`Answer: Bonn.` -> `Bonn`; `No answer` or nothing -> `unknown`."""
+    """`Answer: Bonn.` -> `Bonn`; `The answer to this question is: "India"` -> `India`;
+    `No answer` or nothing -> `unknown`."""
     lines = [line for line in text.strip().splitlines() if line.strip()]
     if not lines:
         return NO_ANSWER
-    answer = _ANSWER_PREFIX.sub("", lines[0]).strip().rstrip(".").strip()
-    if not answer or answer.lower().startswith("no answer"):
+    answer = _ANSWER_PREFIX.sub("", lines[0], count=1).strip().rstrip(".").strip().strip('"“”').strip()
+    if not answer or answer.lower().startswith(("no answer", "unknown")):
         return NO_ANSWER
     return answer
 

@@ -102,7 +102,9 @@ def test_llm_answers_are_parsed():
     assert parse_answer("Answer: Bonn.") == "Bonn"
     assert parse_answer("answer:  Ludwig van Beethoven\nmore") == "Ludwig van Beethoven"
     assert parse_answer("No answer") == "unknown" and parse_answer("   ") == "unknown"
-    assert parse_answer("1827") == "1827"
+    assert parse_answer("1827") == "1827" and parse_answer("Answerable questions") == "Answerable questions"
+    assert parse_answer('The answer to this question is: "India"') == "India"
+    assert parse_answer("The answer to this question is: No answer") == "unknown"
     plain = ScriptedBackend(["Answer: 7"])
     reader = LLMReader(_GenerateOnly(plain))
     assert reader.answer(["ctx"], "q?") == "7" and plain.requests[0].startswith("<|user|>\nPlease answer")
