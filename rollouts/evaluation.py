@@ -22,7 +22,7 @@ from lumos_envs.domains import Domain
 from rollouts.categories import (ENV_DOMAINS, CategoryDecision, TrainingProvenance, asserted, decide, training_overlap, training_provenance,
                                  training_questions, unknown)
 from rollouts.engine import ExecutorOptions, Job, Policy, PolicyFactory, RolloutConfig, build_policy, run_rollouts
-from rollouts.report import SuiteResult, check_comparable, summarize, write_report
+from rollouts.report import SuiteResult, category_summary, check_comparable, summarize, write_report
 from rollouts.store import StoreError, read_trajectories
 
 __all__ = ["ENV_DOMAINS", "EvalConfig", "EvalResult", "Suite", "default_suites", "evaluate", "suites_from_json", "suites_to_json"]
@@ -152,9 +152,16 @@ class EvalConfig(ExecutorOptions):
 
 @dataclass
 class EvalResult:
+    """The suites' summaries, the report files, and what the categories were derived from."""
+
     results: list[SuiteResult]
     report: dict[str, Path]
     category_provenance: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def categories(self) -> dict[str, dict[str, Any]]:
+        """Per category: its suites, pooled episodes and successes, success rate and Wilson interval."""
+        return category_summary(self.results)
 
 
 def evaluate(config: EvalConfig, agent: Policy | PolicyFactory, *, reveal_gold: bool = False) -> EvalResult:

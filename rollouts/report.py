@@ -28,7 +28,7 @@ from rollouts.categories import CATEGORIES, Category, normalise_category
 from rollouts.stats import bootstrap_interval, ks_for, mcnemar_exact, pass_at_k, wilson_interval
 from rollouts.store import END_REASONS, StoreError, Trajectory, read_trajectories
 
-__all__ = ["CATEGORIES", "Category", "Comparison", "SuiteResult", "check_comparable", "summarize", "write_report"]
+__all__ = ["CATEGORIES", "Category", "Comparison", "SuiteResult", "category_summary", "check_comparable", "summarize", "write_report"]
 
 Interval = tuple[float, float]
 
@@ -214,7 +214,7 @@ def write_report(
                 result.comparison = _compare(result, out, previous[result.name], previous_path, seed)
     payload: dict[str, Any] = {
         "title": title, "meta": meta or {}, "suites": [asdict(r) for r in results],
-        "categories": _categories(results), "category_provenance": dict(category_provenance or {}),
+        "categories": category_summary(results), "category_provenance": dict(category_provenance or {}),
     }
     if compare_to is not None:
         payload["compared_to"] = str(compare_to)
@@ -250,7 +250,7 @@ def _add_pass_at_k(result: SuiteResult, tasks: list[list[Trajectory]], seed: int
     result.mean_at_k_ci = bootstrap_interval(rates, seed=seed)
 
 
-def _categories(results: Sequence[SuiteResult]) -> dict[str, dict[str, Any]]:
+def category_summary(results: Sequence[SuiteResult]) -> dict[str, dict[str, Any]]:
     """Per category: suites, pooled episodes and successes, with the Wilson interval."""
     out = {}
     for category in CATEGORIES:
