@@ -367,6 +367,10 @@ def _markdown(title: str, results: Sequence[SuiteResult], deltas: Mapping[str, f
         for r in overlapping:
             o = r.training_overlap or {}
             lines.append(f"| {r.name} | {o.get('questions', 0)} | {o.get('exact_duplicates', 0)} | {o.get('masked_duplicates', 0)} |")
+        leaked = [f"{r.name} ({(r.training_overlap or {})['exact_duplicates']})" for r in overlapping
+                  if (r.training_overlap or {}).get("exact_duplicates")]
+        if leaked:
+            lines.append(f"- warning: questions equal to training questions in {', '.join(leaked)}: those numbers measure memory, not generalisation")
         skipped = {spec: why for r in overlapping for spec, why in (r.training_overlap or {}).get("skipped_specs", {}).items()}
         for spec, why in skipped.items():
             lines.append(f"- not checked against {spec}: {why}")

@@ -112,3 +112,12 @@ def test_categories_pooled_with_intervals(tmp_path):
     assert data["category_provenance"]["derived"] and set(data["categories"]) == {"held-out", "unknown"}
     text = paths["md"].read_text()
     assert "- held-out: 66.7% [" in text and "categories from: model records (planner: p)" in text
+
+
+def test_overlap_with_training_is_shown_and_warned(tmp_path):
+    result = summarize("math/x", "lumos/Math-v0", "s", "in-template", [_episode("a", True)])
+    result.training_overlap = {"questions": 1, "exact_duplicates": 1, "masked_duplicates": 1, "training_specs": ["synthetic:x"],
+                               "skipped_specs": {"gsm8k:train.jsonl": "no such file"}}
+    text = write_report([result], tmp_path)["md"].read_text()
+    assert "| math/x | 1 | 1 | 1 |" in text and "warning: questions equal to training questions in math/x (1)" in text
+    assert "not checked against gsm8k:train.jsonl: no such file" in text
