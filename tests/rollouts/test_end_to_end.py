@@ -22,7 +22,7 @@ def test_demo_then_improve_at_tiny_sizes(tmp_path, fixtures_dir):
     summary = run_demo(config)
     report = json.loads((tmp_path / "demo" / "report" / "report.json").read_text())
     categories = {suite["category"] for suite in report["suites"]}
-    assert categories == {"in-domain", "held-out", "unseen"}
+    assert categories == {"in-template", "held-out", "unseen"}
     names = {suite["name"] for suite in report["suites"]}
     assert {"math/shopping_total", "math/gsm8k-sample", "qa/test", "multimodal/heldout", "webshop", "sql"} <= names
     assert report["demo"]["training"]["plan"]["steps"] > 0 and report["demo"]["training"]["ground"]["steps"] > 0
