@@ -156,7 +156,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--episodes", type=int, default=2, help="episodes per task (the group)")
     parser.add_argument("--max-subgoals", type=int, default=2, help="smollm2: planning limit (sets the row slots)")
     parser.add_argument("--max-new-tokens", type=int, default=48, help="smollm2: longest module turn")
-    parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
+    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (1: OpenMP threads spin against other processes on a shared machine)")
     parser.add_argument("--sft-dir", default="", help="experiment: a train_tiny folder (planner/, grounder/) to start from")
     parser.add_argument("--sft-minutes", type=float, default=8.0)
     parser.add_argument("--sft-tasks", type=int, default=300, help="SFT training tasks per family")
