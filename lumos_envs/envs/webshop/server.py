@@ -5,7 +5,8 @@ search, `/static/shop.css` is the stylesheet, `/` opens a new session where the 
 (`lumos shop serve`). Flask does the routing, query parsing and HEAD; the rules below are ours.
 
 Security: every template is autoescaped (`pages.py`); every response, errors included, carries a
-restrictive Content-Security-Policy (no scripts at all, styles and forms from this origin only);
+restrictive Content-Security-Policy (no scripts at all, styles and forms from this origin only)
+and `Cache-Control: no-store` (but the stylesheet, which never changes);
 requests whose `Host` is not a loopback name are refused (DNS rebinding); only GET and HEAD are
 served (no OPTIONS either); the server binds 127.0.0.1 on a port the OS picks.
 
@@ -48,6 +49,9 @@ SECURITY_HEADERS = (
     ("Content-Security-Policy", CONTENT_SECURITY_POLICY), ("X-Content-Type-Options", "nosniff"),
     ("Referrer-Policy", "no-referrer"), ("Cache-Control", "no-store"), ("X-Frame-Options", "DENY"),
 )
+
+STYLESHEET_CACHE = "max-age=86400, immutable"
+"""the stylesheet's Cache-Control (pages and errors are `no-store`)"""
 
 Scorer = Callable[[ShopState], float]
 
@@ -109,8 +113,11 @@ class ShopApp:
 
         @app.after_request
         def _headers(response: Response) -> Response:
+            cache = response.headers.get("Cache-Control")
             for name, value in SECURITY_HEADERS:
                 response.headers[name] = value
+            if request.endpoint == "stylesheet" and cache:
+                response.headers["Cache-Control"] = cache  # the one thing that never changes
             return response
 
         @app.errorhandler(HTTPException)
@@ -119,8 +126,12 @@ class ShopApp:
                 return _respond("405 Method Not Allowed", "Only GET is served.", [("Allow", "GET, HEAD")])
             return _respond(f"{error.code} {error.name}", "No such page." if error.code == 404 else str(error.description))
 
-        app.add_url_rule("/static/shop.css", "stylesheet", lambda: _respond("200 OK", STYLESHEET, content_type="text/css"),
-                         provide_automatic_options=False)
+        def stylesheet() -> Response:
+            response = _respond("200 OK", STYLESHEET, content_type="text/css")
+            response.headers["Cache-Control"] = STYLESHEET_CACHE  # a browser need not fetch it per page
+            return response
+
+        app.add_url_rule("/static/shop.css", "stylesheet", stylesheet, provide_automatic_options=False)
         app.add_url_rule("/", "landing", self._landing, provide_automatic_options=False)
         app.add_url_rule("/shop/<session_id>", "page", self._page, provide_automatic_options=False)
         app.add_url_rule("/shop/<session_id>/search", "search", self._search, provide_automatic_options=False)

@@ -128,6 +128,7 @@ def test_routing_refusals_and_headers_on_every_response(shop):
             assert LAST_HEADERS["Allow"] == "GET, HEAD"
     status, css = get(app, "/static/shop.css")
     assert status == "200 OK" and LAST_HEADERS["Content-Type"] == "text/css; charset=utf-8" and "body{" in css
+    assert LAST_HEADERS["Cache-Control"] == "max-age=86400, immutable"  # pages are no-store
     status, body = get(app, "/shop/s1?page=search", method="HEAD")
     assert status == "200 OK" and body == "" and LAST_HEADERS["Content-Type"] == "text/html; charset=utf-8"
     landing = ShopApp(new_session=lambda: ("fresh", Session(shop, "x", Scorer())))
