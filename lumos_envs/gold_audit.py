@@ -211,16 +211,17 @@ def audit_task_source(
     if count == 0:
         return []
     own_env = env is None
-    if own_env:
-        env = make_env_for(tasks[0].domain, tasks, **env_kwargs)
     leaks: list[Leak] = []
     try:
         for index in range(count):
             task = tasks[index]
-            if task.plan is not None:
-                leaks.extend(audit_gold_plan(task, env=env, tool_rules=tool_rules))
+            if task.plan is None:
+                continue  # nothing to audit (and sources without plans need no env)
+            if env is None:
+                env = make_env_for(task.domain, tasks, **env_kwargs)
+            leaks.extend(audit_gold_plan(task, env=env, tool_rules=tool_rules))
     finally:
-        if own_env:
+        if own_env and env is not None:
             env.close()
     return leaks
 
