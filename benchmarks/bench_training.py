@@ -6,6 +6,14 @@ another seed (a disjoint test split) and counts correct final answers (reward 1)
 line: training steps, minutes, tokens/s, and accuracy per family and overall.
 
     .venv/bin/python benchmarks/bench_training.py --minutes 8 --eval-size 50
+
+With `--model NAME_OR_FOLDER` (e.g. `smollm2`) it instead measures fine-tuning a real model the
+way `lumos train --lora` does: seconds per optimizer step at `--max-length` tokens (one
+grounding conversation per step, its last `--max-length` tokens; the first step, which warms up, is reported
+apart), then the adapter reloaded and the seconds per batched planner call (`--gen-batch`
+conversations, `--max-new-tokens`), the two numbers that decide what a demo can fit.
+
+    .venv/bin/python benchmarks/bench_training.py --model smollm2 --steps 6 --max-length 256
 """
 
 from __future__ import annotations
@@ -55,6 +63,18 @@ class Args:
     """N1, N2, ... for the task's numbers"""
     separate_modules: bool = True
     """a planner and a grounder model trained at once (else one unified model)"""
+    model: str = ""
+    """a real model to fine-tune with LoRA instead of the tiny recipe (named model or folder)"""
+    steps: int = 6
+    """real model: optimizer steps measured (the first is reported apart)"""
+    max_length: int = 256
+    """real model: tokens per training sequence"""
+    lora_r: int = 16
+    """real model: LoRA rank"""
+    gen_batch: int = 8
+    """real model: conversations per timed planner call"""
+    max_new_tokens: int = 32
+    """real model: tokens generated per timed call"""
 
 
 def evaluate(planner_dir: str | Path, grounder_dir: str | Path, task_specs: Sequence[str], batch_envs: int = 32) -> dict[str, Any]:
@@ -97,7 +117,69 @@ def evaluate(planner_dir: str | Path, grounder_dir: str | Path, task_specs: Sequ
     return out
 
 
+class _StepTimer:
+    """Wall time of each optimizer step (a TrainerCallback)."""
+
+    def __init__(self) -> None:
+        self.times: list[float] = []
+        self._start = 0.0
+
+    def on_step_begin(self, *args: Any, **kwargs: Any) -> None:
+        self._start = time.monotonic()
+
+    def on_step_end(self, *args: Any, **kwargs: Any) -> None:
+        self.times.append(time.monotonic() - self._start)
+
+
+def bench_real_model(args: Args) -> dict[str, Any]:
+    """LoRA fine-tuning of a real model on CPU (or GPU): seconds per step, then generation speed."""
+    import statistics
+
+    import torch
+    from transformers import TrainerCallback
+
+    from agents.backends.transformers import TransformersBackend
+    from rollouts.training import TrainConfig, build_trainer, oracle_sft_records, save_trained
+
+    workdir = Path(args.workdir or tempfile.mkdtemp(prefix="lumos-bench-real-"))
+    records = [r for r in oracle_sft_records(["synthetic:shopping_total?size=8&seed=0"]) if "ground" in r["id"]]
+    data = workdir / "sft.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    config = TrainConfig(output_dir=str(workdir / "lora"), data_files=[str(data)], base_model=args.model, lora=True, lora_r=args.lora_r,
+                         lora_alpha=2 * args.lora_r, max_steps=args.steps, max_length=args.max_length, per_device_train_batch_size=1,
+                         learning_rate=1e-4, logging_steps=1, save_strategy="no", disable_tqdm=True, report_to="none", seed=0,
+                         truncation_mode="keep_end")  # a grounding prompt alone is longer than 256 SmolLM2 tokens
+    prepared = build_trainer(config)
+    timer = _StepTimer()
+    prepared.trainer.add_callback(type("StepTimer", (TrainerCallback,), {"on_step_begin": timer.on_step_begin, "on_step_end": timer.on_step_end}))
+    lengths = [min(len(ids), args.max_length) for ids in prepared.trainer.train_dataset["input_ids"]]
+    start = time.monotonic()
+    prepared.trainer.train()
+    train_s = time.monotonic() - start
+    save_trained(prepared, config, Path(config.output_dir))
+    backend = TransformersBackend.from_pretrained(config.output_dir, batch_size=args.gen_batch)
+    conversations = [r["messages"][:1] for r in oracle_sft_records(["synthetic:shopping_total?size=2&seed=1"])][: 1] * args.gen_batch
+    backend.generate_chat(conversations[:1], max_new_tokens=4)  # warm-up
+    gen_start = time.monotonic()
+    backend.generate_chat(conversations, max_new_tokens=args.max_new_tokens)
+    gen_s = time.monotonic() - gen_start
+    steady = timer.times[1:] or timer.times
+    line = {
+        "bench": "training_real_model_lora", "model": args.model, "device": "cuda" if torch.cuda.is_available() else "cpu",
+        "torch_threads": torch.get_num_threads(), "max_length": args.max_length, "lora_r": args.lora_r,
+        "tokens_per_step_mean": round(sum(lengths) / len(lengths), 1), "steps": len(timer.times),
+        "first_step_s": round(timer.times[0], 2), "s_per_step_median": round(statistics.median(steady), 2),
+        "s_per_step_min": round(min(steady), 2), "train_s": round(train_s, 1),
+        "gen_batch": args.gen_batch, "gen_max_new_tokens": args.max_new_tokens, "gen_call_s": round(gen_s, 2),
+        "load_average": list(__import__("os").getloadavg()),
+    }
+    print(json.dumps(line))
+    return line
+
+
 def main(args: Args) -> dict[str, Any]:
+    if args.model:
+        return bench_real_model(args)
     recipe = TinyRecipe(
         tasks_per_family=args.tasks_per_family, max_minutes=args.minutes, hidden_size=args.hidden_size,
         num_layers=args.num_layers, learning_rate=args.learning_rate, batch_size=args.batch_size,

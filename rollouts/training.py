@@ -455,6 +455,12 @@ def build_trainer(config: TrainConfig) -> PreparedTraining:
         config.completion_only_loss = False
         trainer = SFTTrainer(model=model, args=config, train_dataset=dataset, processing_class=tokenizer,
                              peft_config=peft_config, callbacks=callbacks)
+    if len(trainer.train_dataset) == 0:
+        raise ValueError(f"no record keeps an assistant token within max_length={config.max_length} "
+                         f"(truncation_mode={config.truncation_mode}); raise --max-length (a LUMOS grounding prompt alone can pass 256 tokens)")
+    if len(trainer.train_dataset) < len(rows):
+        logger.warning("%d of %d records lost every assistant token to max_length=%s and were dropped",
+                       len(rows) - len(trainer.train_dataset), len(rows), config.max_length)
     return PreparedTraining(trainer, tokenizer, {**options, "number_placeholders": placeholders} if options or placeholders else {},
                             budget, len(rows), chat=chat, base_path=base_path, base_record=base_record, lora_base=lora_base,
                             original_template=original_template, provenance=provenance)
