@@ -19,7 +19,8 @@ numbers match as whole tokens by value (`9` is not in `19` or `R9`; `$1,200` is 
 number words of `NUMBER_WORDS` and the constants of `COMMON_CONSTANTS` count as known); a
 tool's argument is checked by its `ArgumentRule` (`TOOL_ARGUMENT_RULES`, default `numbers`):
 `phrase` tools (`KnowledgeQuery`, `Click`) need the whole literal as a substring, `words` tools
-(`Search`) need each word as a whole word, case-insensitive, punctuation ignored. Quoted
+(`Search`) need each word as a whole word, case-insensitive, punctuation ignored, plurals as
+their singular (`'cat'` is in `cats and dogs`). Quoted
 strings (`'Aberdeen'` in SQL) are phrases under every rule.
 
 The observations come from replaying the plan through the task's env (`replay_gold_plan`,
@@ -282,15 +283,15 @@ class _Known:
         self.numbers.update(Fraction(m.group(1).replace(",", "")) / 100 for m in _PERCENT.finditer(text))
         lowered = text.lower()
         for word in _WORD.findall(lowered):
-            self.words.add(word)
+            self.words.add(_stem(word))
             self.numbers.update(Fraction(n) for n in NUMBER_WORDS.get(word, ()))
-        self.texts.append(_normalise(text))
+        self.texts.append(_stemmed(text))
 
     def has_number(self, value: Fraction, *, constants: bool = True) -> bool:
         return value in self.numbers or value in (COMMON_CONSTANTS if constants else SUBGOAL_CONSTANTS)
 
     def has_phrase(self, phrase: str) -> bool:
-        needle = _normalise(phrase)
+        needle = _stemmed(phrase.strip().strip("%"))  # `'%computer%'`: SQL wildcards are not words
         return not needle or any(f" {needle} " in f" {text} " for text in self.texts)
 
 
@@ -345,7 +346,7 @@ class _Auditor:
                         continue
                 elif rule == "words":
                     for word in _WORD.findall(piece.lower()):
-                        if word not in known.words and not (word.replace(".", "").isdigit()):
+                        if _stem(word) not in known.words and not word.replace(".", "").isdigit():
                             self._leak("unobserved_literal", number, action_text, word)
                 if rule != "numbers" and _normalise(piece) in literal_values and not self.task_known.has_phrase(piece):
                     self._leak("restated_result", number, action_text, piece)
@@ -372,6 +373,19 @@ class _Auditor:
 
 # ---------------------------------------------------------------------------------------------
 # Helpers
+
+
+def _stem(word: str) -> str:
+    """A plural's singular, roughly (`cats` -> `cat`, `boxes` -> `box`): `'cat'` is in `cats and dogs`."""
+    if len(word) > 4 and word.endswith(("ches", "shes", "xes", "sses")):
+        return word[:-2]
+    if len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
+        return word[:-1]
+    return word
+
+
+def _stemmed(text: str) -> str:
+    return " ".join(_stem(word) for word in _normalise(text).split())
 
 
 def _normalise(text: str) -> str:
