@@ -108,11 +108,12 @@ return false;
 
 _AWAIT_DOCUMENT = """
 const marker = arguments[0], done = arguments[arguments.length - 1];
-const ready = () => done(location.href);
+const ready = () => done([location.href, document.documentElement.outerHTML]);
 if (window.__lumosDocument === marker) return;  // still the old document: its unload ends this script
 if (document.readyState !== 'loading') ready(); else document.addEventListener('DOMContentLoaded', ready);
 """
-"""Resolve with the URL once a document without the marker has been parsed (an event, not a poll)."""
+"""Resolve with the URL and the DOM once a document without the marker has been parsed (an event,
+not a poll); the DOM comes with it to save a round trip for the text views."""
 
 
 class BrowserFrontEnd:
@@ -177,8 +178,11 @@ class BrowserFrontEnd:
         return self._views["html"]
 
     def view(self, observation_format: str) -> str:
+        if observation_format == "html":
+            return self.html()
         if observation_format not in self._views:
-            self._views[observation_format] = page_view(self.html(), observation_format)
+            # the text views read the DOM the wait brought back (the same text nodes as page_source)
+            self._views[observation_format] = page_view(self._views.get("dom") or self.html(), observation_format)
         return self._views[observation_format]
 
     def close(self) -> None:
@@ -218,11 +222,11 @@ class BrowserFrontEnd:
         error: WebDriverException | None = None
         while time.monotonic() < deadline:
             try:
-                url = self.driver.execute_async_script(_AWAIT_DOCUMENT, marker)
+                url, dom = self.driver.execute_async_script(_AWAIT_DOCUMENT, marker)
             except WebDriverException as caught:
                 error = caught
                 continue
-            self._views = {}
+            self._views = {"dom": dom}
             self._read_state(url)
             return
         raise TimeoutException(f"no new page within {self.timeout_s} s") from error

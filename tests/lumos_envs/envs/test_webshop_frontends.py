@@ -39,7 +39,7 @@ class _NavigatingDriver:
             self.errors_left -= 1
             raise WebDriverException('unknown error: unhandled inspector error: {"code":-32000,'
                                      '"message":"Node with given id does not belong to the document"}')
-        return "http://127.0.0.1:1/shop/s/search?search_query=red+shoes"
+        return ["http://127.0.0.1:1/shop/s/search?search_query=red+shoes", "<html><body><p>new</p></body></html>"]
 
 
 def _front_end(driver) -> BrowserFrontEnd:
@@ -56,7 +56,8 @@ def test_navigate_treats_inspector_errors_as_not_loaded_yet():
     front._navigate("search", "red shoes")
     assert driver.errors_left == 0 and driver.acted == [("search", "red shoes")]
     assert front.state == ShopState("results", "red shoes", 1)
-    assert front._views == {}  # the old page's views are forgotten
+    assert front._views == {"dom": "<html><body><p>new</p></body></html>"}  # the old page's views are gone
+    assert front.view("text") == "new"
 
 
 def test_navigate_times_out_when_no_new_document_arrives():
