@@ -223,8 +223,9 @@ class BrowserFrontEnd:
         while time.monotonic() < deadline:
             try:
                 url, dom = self.driver.execute_async_script(_AWAIT_DOCUMENT, marker)
-            except WebDriverException as caught:
+            except WebDriverException as caught:  # the old document unloading, or "not yet"
                 error = caught
+                time.sleep(0.002)  # a dead browser answers at once: do not spin on it
                 continue
             self._views = {"dom": dom}
             self._read_state(url)
