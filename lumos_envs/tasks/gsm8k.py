@@ -3,7 +3,9 @@
 A GSM8K record (Cobbe et al. 2021, `grade_school_math/data/*.jsonl`) is `{"question", "answer"}`
 where `answer` is a rationale whose calculations carry calculator marks `<<48/2=24>>` and whose
 last line is `#### 72`. `load_gsm8k` turns every rationale line that computes something into a
-subgoal ("Calculate the number of days left in the year.") whose actions are one Calculator call
+subgoal ("Calculate the number of days left in the year.", never its result: the `= 185` parts
+and numbers the plan computes are left out or written as their variables, so an observer of the
+episode could write it; see `lumos_envs.gold_audit`) whose actions are one Calculator call
 per mark and per unmarked calculation (`160-60 = 100`, `$4 + $2 = $6`). A number that repeats an
 earlier result (and is not in the question) becomes a reference to that result's variable, so
 plans chain like LUMOS plans (`R3 = Calculator(R2 * 2)`). The plan's answer is the last variable
@@ -507,7 +509,8 @@ def _subgoal_shape(sentence: str) -> str:
     clause = re.match(r"([A-Za-z][^:,=]*?)(?:,|\s+\$?\d|$)", body)
     if clause and _is_imperative(clause.group(1)) and not _ARITHMETIC_IN_TEXT_RE.search(clause.group(1)):
         return _sentence(clause.group(1))
-    return f"Calculate: {text.rstrip(' .,:')}."
+    rest = body.rstrip(" .,:") or text.rstrip(" .,:")  # `So`, `Therefore,` ... say nothing to a planner
+    return f"Calculate: {rest[:1].upper()}{rest[1:]}."
 
 
 _SHOWN_RESULT_RE = re.compile(
