@@ -66,6 +66,12 @@ def bench(size: int, args: Args) -> dict:
         out.update(retrieve_p50_ms=1000 * statistics.median(old_times), retrieve_p99_ms=1000 * _quantile(old_times, 0.99),
                    retrieve_cpu_p50_ms=1000 * statistics.median(old_cpu),
                    top10_equal=sum(a[:10] == b[:10] for a, b in zip(new, old)), queries=len(queries))
+        # where the lists differ, retrieve chose among products tied at its 50th place; the scores agree
+        same_scores = 0
+        for query, a, b in zip(queries, new, old):
+            scores = index.scores(query)
+            same_scores += scores is None or [scores[d] for d in a[:10]] == [scores[d] for d in b[:10]]
+        out["top10_same_scores"] = same_scores
     return out
 
 

@@ -48,16 +48,9 @@ class ProductIndex:
         at the k-th place arbitrarily. Selecting among the products that score above 0 takes
         well under a millisecond there, and a tie at the k-th place goes to the lower index.
         """
-        import bm25s
-
-        tokens = bm25s.tokenize([query[:1000]], stopwords="en", stemmer=self.stemmer, show_progress=False)
-        if not tokens.ids or not tokens.ids[0]:
+        scores = self.scores(query)
+        if scores is None or k <= 0:
             return []
-        words = {i: w for w, i in tokens.vocab.items()}
-        known = [self._vocab[words[i]] for i in tokens.ids[0] if words[i] in self._vocab]
-        if not known or k <= 0:
-            return []
-        scores = self.retriever.get_scores_from_ids(known)
         candidates = np.flatnonzero(scores > 0)
         if len(candidates) > k:
             # the k-th best score, then every product at least that good (ties included)
@@ -65,6 +58,17 @@ class ProductIndex:
             candidates = candidates[scores[candidates] >= threshold]
         order = np.lexsort((candidates, -scores[candidates]))  # last key first: score, then index
         return [int(d) for d in candidates[order[:k]]]
+
+    def scores(self, query: str) -> np.ndarray | None:
+        """Every product's BM25 score for `query` (None when no query word is in the index)."""
+        import bm25s
+
+        tokens = bm25s.tokenize([query[:1000]], stopwords="en", stemmer=self.stemmer, show_progress=False)
+        if not tokens.ids or not tokens.ids[0]:
+            return None
+        words = {i: w for w, i in tokens.vocab.items()}
+        known = [self._vocab[words[i]] for i in tokens.ids[0] if words[i] in self._vocab]
+        return self.retriever.get_scores_from_ids(known) if known else None
 
     def search_bm25s_retrieve(self, query: str, k: int = SEARCH_RETURN_N) -> list[int]:
         """The ranking as `BM25.retrieve` gives it (the implementation before `search`; kept so a
