@@ -287,36 +287,31 @@ def tulu_prompt(messages: Sequence[Mapping[str, str]], *, add_generation_prompt:
     `<|user|>\\n{user}\\n<|assistant|>\\n{assistant}</s>\\n<|user|>\\n...`; contents are stripped
     as open-instruct does; with `add_generation_prompt` the text ends with `<|assistant|>\\n`.
     """
-    parts = []
-    for message in messages:
-        role, content = message["role"], str(message["content"]).strip()
-        if role == "assistant":
-            parts.append(f"<|assistant|>\n{content}{eos}\n")
-        elif role in ("user", "system"):
-            parts.append(f"<|{role}|>\n{content}\n")
-        else:
-            raise ValueError(f"Tulu format supports roles system, user, assistant; got {role!r}")
-    if add_generation_prompt:
-        parts.append("<|assistant|>\n")
-    return "".join(parts)
+    return _role_tagged(messages, assistant_end=eos + "\n", add_generation_prompt=add_generation_prompt, format_name="Tulu format")
 
 
 def lumos_eval_prompt(messages: Sequence[Mapping[str, str]], *, add_generation_prompt: bool = True) -> str:
     """Serialise a conversation as LUMOS's own evaluation scripts build prompts (allenai/lumos `eval/`).
 
     It differs from the training format (`tulu_prompt`): an assistant turn ends with a blank line
-    and no `</s>` (`<|assistant|>\n{assistant}\n\n<|user|>\n...`), and the scripts tokenise
+    and no `</s>` (`<|assistant|>\\n{assistant}\\n\\n<|user|>\\n...`), and the scripts tokenise
     without special tokens, so no BOS either. Contents are stripped, as the scripts do.
     """
+    return _role_tagged(messages, assistant_end="\n\n", add_generation_prompt=add_generation_prompt,
+                        format_name="the LUMOS evaluation format")
+
+
+def _role_tagged(messages: Sequence[Mapping[str, str]], *, assistant_end: str, add_generation_prompt: bool, format_name: str) -> str:
+    """`<|role|>\\n{content}` turns, the two LUMOS serialisations differing only in how an assistant turn ends."""
     parts = []
     for message in messages:
         role, content = message["role"], str(message["content"]).strip()
         if role == "assistant":
-            parts.append(f"<|assistant|>\n{content}\n\n")
+            parts.append(f"<|assistant|>\n{content}{assistant_end}")
         elif role in ("user", "system"):
             parts.append(f"<|{role}|>\n{content}\n")
         else:
-            raise ValueError(f"the LUMOS evaluation format supports roles system, user, assistant; got {role!r}")
+            raise ValueError(f"{format_name} supports roles system, user, assistant; got {role!r}")
     if add_generation_prompt:
         parts.append("<|assistant|>\n")
     return "".join(parts)
