@@ -37,6 +37,7 @@ from werkzeug.exceptions import HTTPException
 
 from lumos_envs.envs.webshop.pages import STYLESHEET, render_page, state_query
 from lumos_envs.envs.webshop.state import Shop, ShopActionError, ShopState
+from lumos_envs.serving import LoopbackServer
 
 logger = logging.getLogger(__name__)
 
@@ -195,47 +196,10 @@ def _respond(status: str, body: str, extra: list[tuple[str, str]] | None = None,
     return response
 
 
-class ShopServer:
-    """waitress serving a WSGI app on 127.0.0.1 (OS-picked port unless given), in a background thread."""
+class ShopServer(LoopbackServer):
+    """waitress serving the shop's WSGI app on 127.0.0.1 (OS-picked port unless given), in a background thread."""
+
+    what = "the shop"
 
     def __init__(self, app: Callable[..., Iterable[bytes]], host: str = "127.0.0.1", port: int = 0, threads: int = 2) -> None:
-        if host not in ("127.0.0.1", "::1", "localhost"):
-            raise ValueError(f"the shop serves on loopback only, got host {host!r}")
-        self.app, self.host, self.requested_port, self.threads = app, host, port, threads
-        self._server: Any = None
-        self._thread: threading.Thread | None = None
-
-    @property
-    def port(self) -> int:
-        if self._server is None:
-            raise RuntimeError("server not started")
-        return int(self._server.effective_port)
-
-    def start(self) -> "ShopServer":
-        from waitress.server import create_server
-
-        self._server = create_server(self.app, host=self.host, port=self.requested_port, threads=self.threads,
-                                     ident="lumos-shop", clear_untrusted_proxy_headers=True,
-                                     asyncore_loop_timeout=0.1)
-        self._thread = threading.Thread(target=self._run, name="lumos-shop-server", daemon=True)
-        self._thread.start()
-        return self
-
-    def _run(self) -> None:
-        try:
-            self._server.run()
-        except (OSError, ValueError):  # closing the socket from close() ends the loop this way
-            pass
-
-    def close(self) -> None:
-        server, self._server = self._server, None
-        if server is None:
-            return
-        server.close()
-        try:
-            server.task_dispatcher.shutdown(timeout=5)
-        except Exception as error:  # pragma: no cover - shutdown is best effort
-            logger.warning("waitress task dispatcher shutdown failed: %s", error)
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-            self._thread = None
+        super().__init__(app, host=host, port=port, threads=threads, ident="lumos-shop")
