@@ -18,7 +18,7 @@ on "or") over a list of values (`QA([R3, R6], ...)` with one value per option, i
 passages (the value stated about each option: a date, parsed with python-dateutil, when the
 comparison is about time, else a quantity), and yes/no questions over boolean results
 (`QA([R3, R6], Question: Can ...?)` with `True`/`False` values). Capitalised sentence openers are
-told from names by general rules (English function words, and the truecasing rule: a word the
+told from names by general rules (NLTK's English stop words, and the truecasing rule: a word the
 context also writes in lower case), not by word lists of any corpus. Numbers are
 returned without thousands separators (`75000`), so Calculator can use them. When no candidate
 of the expected type is found, the best sentence is returned, as LUMOS's QA tool does.
@@ -375,8 +375,8 @@ def _candidates(sentence: str, kind: AnswerType, question_words: set[str], quest
 
 def _capitalised_spans(tokens: list[tuple[str, int]], common: frozenset[str] = frozenset()) -> list[tuple[str, int, int]]:
     """Runs of capitalised words ("Ludwig van Beethoven"); a leading word that is capitalised
-    only as a sentence opener is left out: an English function word ("The", "In", "However", from
-    scikit-learn's stop-word list) or, at the start of the sentence, a word the context also
+    only as a sentence opener is left out: an English function word ("The", "In", "While", from
+    NLTK's English stop-word list as bm25s ships it) or, at the start of the sentence, a word the context also
     writes in lower case ("Historians" when "historians" occurs), the truecasing rule."""
     spans: list[tuple[str, int, int]] = []
     i = 0
@@ -411,9 +411,9 @@ def _capitalised_spans(tokens: list[tuple[str, int]], common: frozenset[str] = f
 
 @lru_cache(maxsize=1)
 def _function_words() -> frozenset[str]:
-    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+    from bm25s.stopwords import STOPWORDS_EN_PLUS  # NLTK's English stop words, shipped with bm25s
 
-    return frozenset(ENGLISH_STOP_WORDS)
+    return frozenset(STOPWORDS_EN_PLUS)
 
 
 def _lowercase_words(contexts: Sequence[str]) -> frozenset[str]:

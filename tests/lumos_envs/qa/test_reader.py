@@ -116,7 +116,11 @@ HANDWRITTEN_FILE = Path(__file__).parent / "data" / "handwritten_hotpotqa.json"
 well-known facts; none comes from lumos's generator. Bridge and comparison questions, asked whole."""
 
 
-def test_reader_on_hand_written_hotpotqa_items(reader):
+def test_reader_on_hand_written_hotpotqa_items():
+    # the reader's rules alone (no MiniLM sentence ranking: 25 forward passes cost more than this
+    # test's budget on a shared CPU); the default reader, MiniLM included, is measured by
+    # benchmarks/bench_qa_reader.py (EM 0.686, F1 0.694 on these items)
+    reader = ExtractiveReader(None)
     source = load_hotpotqa(HANDWRITTEN_FILE)
     records = json.loads(HANDWRITTEN_FILE.read_text(encoding="utf-8"))
     assert len(records) >= 30 and {r["type"] for r in records} == {"bridge", "comparison"}
@@ -128,7 +132,7 @@ def test_reader_on_hand_written_hotpotqa_items(reader):
         f1 += f1_score(prediction, source[index].answer)
     em, f1 = em / len(records), f1 / len(records)
     print(f"hand-written HotpotQA items: EM {em:.3f}, F1 {f1:.3f} over {len(records)}")
-    assert em > 0.6, (em, f1)  # measured 0.686 / 0.694: most, with named misses (see benchmarks/README.md)
+    assert em > 0.6, (em, f1)  # measured EM 0.714, F1 0.722: most; the misses are listed by the benchmark
 
 
 def test_dates_are_parsed_whole():
@@ -152,4 +156,4 @@ def test_sentence_openers_are_not_names():
     reader = ExtractiveReader(None)
     context = ["Historians agree on one point. Most historians say the bridge was designed by Ada Brenn."]
     assert reader.answer(context, "Who designed the bridge?") == "Ada Brenn"
-    assert reader.answer(["However, Tom Lind founded the club in 1901."], "Who founded the club?") == "Tom Lind"
+    assert reader.answer(["While at sea, Tom Lind founded the club in 1901."], "Who founded the club?") == "Tom Lind"
