@@ -85,7 +85,10 @@ def run_demo(config: DemoConfig) -> dict[str, Any]:
 
     tick = time.monotonic()
     recipe = TinyRecipe(max_minutes=config.train_minutes, seed=config.seed)
-    trained = train_tiny(recipe, out / "tiny", records=records)
+    provenance = {"task_specs": [job.tasks for job in jobs], "env_ids": sorted({job.env_id for job in jobs}),
+                  "families": [*TINY_TRAIN_FAMILIES, "qa_train", "multimodal_train"], "domains": ["math", "qa", "multimodal"],
+                  "formulation": "iterative"}
+    trained = train_tiny(recipe, out / "tiny", records=records, provenance=provenance)
     timings["training_s"] = time.monotonic() - tick
 
     tick = time.monotonic()

@@ -778,14 +778,16 @@ class TinyTrainResult:
         return max(r.wall_time_s for r in self.results.values())
 
 
-def train_tiny(recipe: TinyRecipe, workdir: str | Path, *, records: Sequence[dict[str, Any]] | None = None, **overrides: Any) -> TinyTrainResult:
+def train_tiny(recipe: TinyRecipe, workdir: str | Path, *, records: Sequence[dict[str, Any]] | None = None,
+               provenance: Mapping[str, Any] | None = None, **overrides: Any) -> TinyTrainResult:
     """Build the recipe's data and tiny model(s) under `workdir` and train them.
 
     With `recipe.separate_modules`, a planner (`workdir/planner`) and a grounder
     (`workdir/grounder`) train at the same time in two processes, one thread each (two cores
     used fully, no OpenMP contention); otherwise one unified model trains in `workdir/model`.
     `records` replaces the recipe's gold maths conversations (e.g. a demo's multi-domain data);
-    `overrides` are extra `TrainConfig` fields.
+    `overrides` are extra `TrainConfig` fields. `provenance` (task specs, families, domains) goes
+    into each model's `lumos_model.json`; by default it names the recipe's own task specs.
     """
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
@@ -794,6 +796,9 @@ def train_tiny(recipe: TinyRecipe, workdir: str | Path, *, records: Sequence[dic
 
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
+    if provenance is None and records is None:
+        provenance = {"task_specs": recipe.task_specs(), "families": list(recipe.families), "domains": ["math"]}
+    provenance = dict(provenance or {})
     records = list(records) if records is not None else oracle_sft_records(recipe.task_specs())
     data = workdir / "sft.jsonl"
     data.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
@@ -810,22 +815,22 @@ def train_tiny(recipe: TinyRecipe, workdir: str | Path, *, records: Sequence[dic
     )
     settings.update(overrides)
     if not recipe.separate_modules:
-        result = _train_in_process(dict(settings, output_dir=str(workdir / "model")), recipe.torch_threads)
+        result = _train_in_process(dict(settings, output_dir=str(workdir / "model")), recipe.torch_threads, provenance)
         return TinyTrainResult(result.output_dir, result.output_dir, {"both": result})
     jobs = {
         "plan": dict(settings, output_dir=str(workdir / "planner"), module="plan"),
         "ground": dict(settings, output_dir=str(workdir / "grounder"), module="ground"),
     }
     with ProcessPoolExecutor(max_workers=2, mp_context=multiprocessing.get_context("spawn")) as pool:
-        futures = {module: pool.submit(_train_in_process, job, recipe.torch_threads) for module, job in jobs.items()}
+        futures = {module: pool.submit(_train_in_process, job, recipe.torch_threads, provenance) for module, job in jobs.items()}
         results = {module: future.result() for module, future in futures.items()}
     return TinyTrainResult(results["plan"].output_dir, results["ground"].output_dir, results)
 
 
-def _train_in_process(settings: dict[str, Any], threads: int | None) -> TrainResult:
+def _train_in_process(settings: dict[str, Any], threads: int | None, provenance: Mapping[str, Any] | None = None) -> TrainResult:
     """`train` with torch limited to `threads` CPU threads (a process-pool entry point)."""
     import torch
 
     if threads is not None and not torch.cuda.is_available():
         torch.set_num_threads(threads)
-    return train(TrainConfig(**settings))
+    return train(TrainConfig(**settings), provenance)
