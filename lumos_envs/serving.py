@@ -68,6 +68,19 @@ class LoopbackServer:
             self._thread.join(timeout=10)
             self._thread = None
 
+    def serve_for(self, duration_s: float | None = None) -> None:
+        """Block until Ctrl-C, or for `duration_s` seconds (tests, demos), then close."""
+        import time
+
+        deadline = time.monotonic() + duration_s if duration_s else None
+        try:
+            while deadline is None or time.monotonic() < deadline:
+                time.sleep(0.2)
+        except KeyboardInterrupt:
+            pass
+        finally:
+            self.close()
+
     def __enter__(self) -> "LoopbackServer":
         return self.start()
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import itertools
 import secrets
-import time
 from dataclasses import dataclass
 
 
@@ -63,12 +62,7 @@ def run_shop_serve(config: ShopServeConfig) -> int:
     mode = " read-only" if config.read_only else ""
     print(f"WebShop{mode} at http://127.0.0.1:{server.port}/  (Ctrl-C stops)", flush=True)
     try:
-        deadline = time.monotonic() + config.duration_s if config.duration_s else None
-        while deadline is None or time.monotonic() < deadline:
-            time.sleep(0.2)
-    except KeyboardInterrupt:
-        pass
+        server.serve_for(config.duration_s)
     finally:
-        server.close()
         env.close()
     return 0

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 
 
@@ -41,12 +40,5 @@ def run_view(config: ViewConfig) -> int:
     catalog = Catalog.from_paths(config.paths)
     server = ViewerServer(create_app(catalog, refresh_s=config.refresh_s), port=config.port).start()
     print(f"lumos view: {len(catalog.files())} trajectory files at {server.url}  (Ctrl-C stops)", flush=True)
-    try:
-        deadline = time.monotonic() + config.duration_s if config.duration_s else None
-        while deadline is None or time.monotonic() < deadline:
-            time.sleep(0.2)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.close()
+    server.serve_for(config.duration_s)
     return 0
