@@ -43,15 +43,18 @@ def main() -> None:
     parser.add_argument("--batched-envs", type=int, default=16)
     parser.add_argument("--max-new-tokens", type=int, default=24)
     parser.add_argument("--max-subgoals", type=int, default=2)
+    parser.add_argument("--no-prefix-reuse", action="store_true", help="recompute every prompt (the baseline)")
     args = parser.parse_args()
     config = AgentConfig(agent="lumos", model="smollm2", device="cpu", max_new_tokens=args.max_new_tokens,
                          max_subgoals=args.max_subgoals, batch_size=args.batched_envs, torch_threads=1)
     agent = make_agent(config)
+    if args.no_prefix_reuse:
+        agent.planner.backend.prefix_reuse = False  # planner and grounder share the one backend
     with tempfile.TemporaryDirectory() as tmp:
         one = _run(agent, config, args.episodes, 1, os.path.join(tmp, "one.jsonl"))
         batched = _run(agent, config, args.episodes, args.batched_envs, os.path.join(tmp, "batched.jsonl"))
     print(json.dumps({"machine": platform.processor() or platform.machine(), "cpus": os.cpu_count(),
-                      "load_average_1min": round(os.getloadavg()[0], 2), "one_env": one, "batched": batched,
+                      "load_average_1min": round(os.getloadavg()[0], 2), "prefix_reuse": not args.no_prefix_reuse, "one_env": one, "batched": batched,
                       "speedup": round(batched["episodes_per_s"] / one["episodes_per_s"], 2) if one["episodes_per_s"] else None}, indent=2))
 
 
