@@ -50,12 +50,10 @@ def intercode_reward(agent_rows: Sequence[tuple], gold_rows: Sequence[tuple]) ->
     """InterCode-SQL's reward, exactly (see the module docstring)."""
     agent = [str(tuple(r)) for r in agent_rows]
     gold = [str(tuple(r)) for r in gold_rows]
-    agent_counts, gold_counts = Counter(agent), Counter(gold)
-    intersection = agent_counts & gold_counts
-    total_union = sum((agent_counts | gold_counts).values())
-    if total_union == 0:
+    overlap = _multiset_overlap(agent, gold)
+    if overlap is None:
         return {"reward": 1.0, "iou": 1.0, "order": 1.0}
-    iou = sum(intersection.values()) / total_union
+    intersection, iou = overlap
     reward, order = iou, 1.0
     if intersection:
         tau = _scipy_kendall_tau(_shared_sequence(agent, intersection), _shared_sequence(gold, intersection))
@@ -69,17 +67,25 @@ def lumos_reward(agent_rows: Sequence[tuple], gold_rows: Sequence[tuple], *, ord
     """lumos's variant: IoU, times the positional Kendall tau only when `ordered`, in [0, 1]."""
     agent = [repr(tuple(r)) for r in agent_rows]
     gold = [repr(tuple(r)) for r in gold_rows]
-    agent_counts, gold_counts = Counter(agent), Counter(gold)
-    intersection = agent_counts & gold_counts
-    total_union = sum((agent_counts | gold_counts).values())
-    if total_union == 0:
+    overlap = _multiset_overlap(agent, gold)
+    if overlap is None:
         return {"reward": 1.0, "iou": 1.0, "order": 1.0}
-    iou = sum(intersection.values()) / total_union
+    intersection, iou = overlap
     order = 1.0
     if ordered and sum(intersection.values()) > 1:
         order = kendall_tau(_shared_sequence(agent, intersection), _shared_sequence(gold, intersection))
     reward = max(0.0, min(1.0, iou * order))
     return {"reward": reward, "iou": iou, "order": order}
+
+
+def _multiset_overlap(agent: Sequence[str], gold: Sequence[str]) -> tuple[Counter, float] | None:
+    """The rows both results hold (as a multiset) and their IoU; None when both are empty."""
+    agent_counts, gold_counts = Counter(agent), Counter(gold)
+    total_union = sum((agent_counts | gold_counts).values())
+    if total_union == 0:
+        return None
+    intersection = agent_counts & gold_counts
+    return intersection, sum(intersection.values()) / total_union
 
 
 def kendall_tau(first: Sequence[str], second: Sequence[str]) -> float:

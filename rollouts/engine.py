@@ -462,8 +462,6 @@ def end_reason(steps: Sequence[StepRecord], stop_reason: str, *, terminated: boo
     if stop_reason == "max_subgoals":
         return "subgoal_limit"
     if not terminated:
-        if last is not None and last.error and _TIMEOUT.search(last.error):
-            return "tool_timeout"
         return "step_limit"
     if stop_reason in ("planner_stop", "no_plan") and str(answer or "").strip().lower() in _NO_ANSWER:
         return "planner_stopped"

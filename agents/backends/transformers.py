@@ -122,7 +122,6 @@ class TransformersBackend:
         prefix_cache_size: int = 8,
     ) -> "TransformersBackend":
         """Load a model and tokenizer (remote code only when asked); every bad input is one clear line."""
-        import torch
         from transformers import AutoModelForCausalLM
 
         from agents.models import read_model_record, resolve_model
@@ -216,7 +215,7 @@ class TransformersBackend:
         encoded = []
         for prompt in prompts:
             ids = self.encode(prompt)
-            room = self._room(len(ids), max_new_tokens)
+            room = self._room(len(ids))
             if room is not None and room < min(MIN_ROOM, max_new_tokens):
                 raise BackendError(f"a prompt of {len(ids)} tokens leaves no room to generate in {self.name or 'the model'}'s "
                                    f"{self.context_window} positions; shorten it (conversations are shortened by generate_chat)")
@@ -238,7 +237,7 @@ class TransformersBackend:
                                             None if seed is None else seed + start))
         return out
 
-    def _room(self, prompt_length: int, max_new_tokens: int) -> int | None:
+    def _room(self, prompt_length: int) -> int | None:
         window = self.context_window
         return None if window is None else window - prompt_length
 
@@ -264,7 +263,7 @@ class TransformersBackend:
         rows = [ids for ids in prompts for _ in range(n)]  # n samples as n rows: they share the prompt's cache
         pad = self.tokenizer.pad_token_id
         longest = max(len(p) for p in rows)
-        room = self._room(longest, max_new_tokens)
+        room = self._room(longest)
         budget = max_new_tokens if room is None else max(1, min(max_new_tokens, room))
         shared = self._shared_prefix(rows)
         cache = self._prefix_cache(tuple(rows[0][:shared]), len(rows)) if shared else None
@@ -315,7 +314,7 @@ class TransformersBackend:
             return 0
         first = rows[0]
         limit = min(len(r) for r in rows) - 1
-        if len(set(map(tuple, rows))) == 1 and len(rows) > 1 or len(rows) == 1:
+        if len(set(map(tuple, rows))) == 1:  # one prompt (or n samples of it): nothing to share between rows
             known = [len(k) for k in self._prefixes if len(k) <= limit and tuple(first[: len(k)]) == k]
             length = max(known, default=min(self._hint, limit))
         else:
