@@ -11,6 +11,7 @@ the table imports no loader.
 from __future__ import annotations
 
 import importlib
+import inspect
 from dataclasses import dataclass
 from typing import Any, Callable, Literal
 from urllib.parse import parse_qsl
@@ -117,12 +118,21 @@ def synthetic_families() -> dict[str, dict[str, Any]]:
     return families
 
 
-def load_synthetic(family: str, size: int = 200, seed: int = 0) -> TaskSource:
-    """A bundled family, or `<domain>_train` / `<domain>_heldout` for all of a domain's families."""
+def load_synthetic(family: str, size: int = 200, seed: int = 0, templates: str | None = None) -> TaskSource:
+    """A bundled family, or `<domain>_train` / `<domain>_heldout` for all of a domain's families.
+
+    `templates` (`?templates=test`) picks a family's template-disjoint half or named templates, where
+    the family's generator has templates (the maths families)."""
     for domain, module_name in SYNTHETIC_MODULES.items():
         module = importlib.import_module(module_name)
         if family in module.FAMILIES:
-            return module.load_family(family, size=size, seed=seed)
+            if templates is None:
+                return module.load_family(family, size=size, seed=seed)
+            if "templates" not in inspect.signature(module.load_family).parameters:
+                raise ValueError(f"synthetic family {family!r} has no template choice (templates={templates!r})")
+            return module.load_family(family, size=size, seed=seed, templates=templates)
+        if templates is not None and family in (f"{domain}_train", f"{domain}_heldout"):
+            raise ValueError(f"templates= picks templates of one family, not of {family!r}")
         for split in ("train", "heldout"):
             if family == f"{domain}_{split}":
                 names = [n for n, info in module.FAMILIES.items() if info.split == split]

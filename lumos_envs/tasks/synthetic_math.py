@@ -387,6 +387,122 @@ def _sharing_bill(rng: random.Random) -> _Draft:
     return _redraw(rng, draw)
 
 
+# -- story_arithmetic ----------------------------------------------------------------------------
+# One- and two-step stories over the four operations, most with a distractor number, in many
+# phrasings: the skills a SVAMP-style question needs (which quantity is asked, which number is
+# noise), with none of the held-out family's templates or things.
+
+_STORY_THINGS = ("buttons", "rocks", "postcards", "keychains", "stickers", "marbles", "pencils", "ribbons")
+
+
+def _two_people(rng: random.Random) -> dict[str, str]:
+    person = _person(rng)
+    return {**person, **_person(rng, prefix="friend_", exclude=person["name"])}
+
+
+def _story_lost(rng: random.Random) -> _Draft:
+    things, other = rng.sample(_STORY_THINGS, 2)
+    a = rng.randint(8, 95)
+    lost, extra = rng.randint(1, a - 1), rng.randint(2, 40)
+    b = PlanBuilder()
+    b.calc(f"Calculate how many {things} are left after losing some.", f"{a} - {lost}")
+    return _Draft({**_person(rng), "things": things, "other": other, "a": a, "b": lost, "d": extra}, b, Fraction(a - lost))
+
+
+def _story_gained(rng: random.Random) -> _Draft:
+    things = rng.choice(_STORY_THINGS)
+    a, more = rng.randint(3, 80), rng.randint(2, 60)
+    b = PlanBuilder()
+    b.calc(f"Calculate how many {things} there are after getting more.", f"{a} + {more}")
+    return _Draft({**_two_people(rng), "things": things, "a": a, "b": more}, b, Fraction(a + more))
+
+
+def _story_together(rng: random.Random) -> _Draft:
+    things = rng.choice(_STORY_THINGS)
+    a, c = rng.randint(3, 90), rng.randint(3, 90)
+    b = PlanBuilder()
+    b.calc(f"Calculate how many {things} the two have together.", f"{a} + {c}")
+    return _Draft({**_two_people(rng), "things": things, "a": a, "b": c, "d": rng.randint(2, 12)}, b, Fraction(a + c))
+
+
+def _story_fewer(rng: random.Random) -> _Draft:
+    things = rng.choice(_STORY_THINGS)
+    small = rng.randint(2, 70)
+    large = small + rng.randint(1, 50)
+    people = _two_people(rng)
+    b = PlanBuilder()
+    b.calc(f"Calculate how many fewer {things} {people['friend_name']} owns than {people['name']}.", f"{large} - {small}")
+    return _Draft({**people, "things": things, "a": large, "b": small}, b, Fraction(large - small))
+
+
+def _story_rows(rng: random.Random) -> _Draft:
+    rows, per, absent = rng.randint(2, 12), rng.randint(2, 10), rng.randint(1, 9)
+    b = PlanBuilder()
+    b.calc("Calculate how many desks there are in all the rows.", f"{rows} * {per}")
+    return _Draft({"r": rows, "c": per, "s": absent}, b, Fraction(rows * per))
+
+
+def _story_piles(rng: random.Random) -> _Draft:
+    things = rng.choice(_STORY_THINGS)
+    k, per = rng.randint(2, 9), rng.randint(2, 15)
+    b = PlanBuilder()
+    b.calc(f"Calculate how many {things} go in each pile.", f"{k * per} / {k}")
+    return _Draft({**_person(rng), "things": things, "n": k * per, "k": k}, b, Fraction(per))
+
+
+def _story_spent_earned(rng: random.Random) -> _Draft:
+    a = rng.randint(10, 90)
+    spent, earned = rng.randint(1, a - 1), rng.randint(2, 50)
+    b = PlanBuilder()
+    rest = b.calc("Calculate how many dollars are left after lunch.", f"{a} - {spent}")
+    b.calc("Calculate how many dollars there are after earning more.", f"{rest} + {earned}")
+    return _Draft({**_person(rng), "a": a, "b": spent, "c": earned}, b, Fraction(a - spent + earned))
+
+
+def _story_boxes_used(rng: random.Random) -> _Draft:
+    things = rng.choice(_STORY_THINGS)
+    k, per = rng.randint(2, 9), rng.randint(3, 12)
+    used = rng.randint(1, k * per - 1)
+    b = PlanBuilder()
+    total = b.calc(f"Calculate how many {things} were in all the boxes.", f"{k} * {per}")
+    b.calc(f"Calculate how many {things} are left after the project.", f"{total} - {used}")
+    return _Draft({**_person(rng), "things": things, "k": k, "p": per, "u": used}, b, Fraction(k * per - used))
+
+
+def _story_start(rng: random.Random) -> _Draft:
+    things = rng.choice(_STORY_THINGS)
+    gave, now = rng.randint(2, 50), rng.randint(1, 60)
+    b = PlanBuilder()
+    b.calc(f"Calculate how many {things} there were at the start.", f"{now} + {gave}")
+    return _Draft({**_person(rng), "things": things, "b": gave, "c": now}, b, Fraction(now + gave))
+
+
+def _story_share_all(rng: random.Random) -> _Draft:
+    things = rng.choice(_STORY_THINGS)
+    k, per = rng.randint(2, 8), rng.randint(2, 12)
+    red = rng.randint(1, k * per - 1)
+    b = PlanBuilder()
+    total = b.calc(f"Calculate how many {things} there are in all.", f"{red} + {k * per - red}")
+    b.calc("Calculate how many each friend gets.", f"{total} / {k}")
+    return _Draft({**_person(rng), "things": things, "a": red, "b": k * per - red, "k": k}, b, Fraction(per))
+
+
+def _story_more_pages(rng: random.Random) -> _Draft:
+    a, more, minutes = rng.randint(5, 60), rng.randint(2, 30), rng.randint(15, 90)
+    b = PlanBuilder()
+    b.calc("Calculate how many pages were read on Sunday.", f"{a} + {more}")
+    return _Draft({**_person(rng), "a": a, "b": more, "m": minutes}, b, Fraction(a + more))
+
+
+def _story_times_as_many(rng: random.Random) -> _Draft:
+    things = rng.choice(_STORY_THINGS)
+    base, k = rng.randint(2, 20), rng.randint(2, 6)
+    people = _two_people(rng)
+    b = PlanBuilder()
+    b.calc(f"Calculate how many {things} {people['name']} has.", f"{k} * {base}")
+    return _Draft({**people, "things": things, "b": base, "k": k}, b, Fraction(k * base))
+
+
 # -- linear_equation -----------------------------------------------------------------------------
 
 _TIMES_WORDS = {2: "Twice", 3: "Three times", 4: "Four times", 5: "Five times", 6: "Six times"}
@@ -591,6 +707,32 @@ MATH_FAMILIES: dict[str, MathFamilyInfo] = {
             _T("bill", "{k} friends share a restaurant bill of {total}. They add a {tip}% tip and split the "
                        "total equally. How much does each friend pay?", _sharing_bill),
         )),
+        MathFamilyInfo("story_arithmetic", "train", "one- and two-step stories over the four operations, with distractors", (
+            _T("lost", "{name} had {a} {things}. {Subj} lost {b} of them on the way home and later bought {d} "
+                       "{other}. How many {things} does {name} have left?", _story_lost),
+            _T("gained", "{name} has {a} {things}. {friend_name} gives {obj} {b} more {things}. How many {things} "
+                         "does {name} own after that?", _story_gained),
+            _T("together", "{name} has {a} {things} and {friend_name} has {b} {things}. They are both {d} years "
+                           "old. How many {things} do they have together?", _story_together),
+            _T("fewer", "{friend_name} owns {b} {things}, and {name} owns {a} {things}. How many fewer {things} "
+                        "does {friend_name} own than {name}?", _story_fewer),
+            _T("rows", "A classroom has {r} rows of desks with {c} desks in each row. {s} students are absent "
+                       "today. How many desks are in the classroom?", _story_rows),
+            _T("piles", "{name} puts {n} {things} into {k} equal piles. How many {things} are in each pile?",
+               _story_piles),
+            _T("spent_earned", "{name} had {a} dollars. {Subj} spent {b} dollars on lunch and then earned {c} "
+                               "dollars. How many dollars does {subj} have now?", _story_spent_earned),
+            _T("boxes_used", "{name} bought {k} boxes of {things} with {p} in each box. {Subj} used {u} of them "
+                             "for a project. How many {things} are left?", _story_boxes_used),
+            _T("start", "{name} gave away {b} {things} and now has {c} {things}. How many {things} did {name} "
+                        "start with?", _story_start),
+            _T("share_all", "{name} has {a} red {things} and {b} blue {things}. {Subj} shares all of them equally "
+                            "among {k} friends. How many does each friend get?", _story_share_all),
+            _T("more_pages", "{name} read {a} pages on Saturday in {m} minutes. On Sunday {subj} read {b} more "
+                             "pages than on Saturday. How many pages did {subj} read on Sunday?", _story_more_pages),
+            _T("times_as_many", "{friend_name} keeps {b} {things} in a jar. {name} has {k} times as many {things} as "
+                                "{friend_name}. How many {things} does {name} have?", _story_times_as_many),
+        )),
         MathFamilyInfo("linear_equation", "train", "one-variable linear equations set up and solved", (
             _T("times_plus", "{times} a number plus {b} is {c}. What is the number?", _linear_times_plus),
             _T("subtracted", "When {b} is subtracted from {a} times a number, the result is {c}. Find the "
@@ -641,10 +783,14 @@ class SyntheticMathConfig:
     """number of tasks the source reports"""
     seed: int = 0
     """item i is built from Random(salt(family) + seed + i)"""
+    templates: str = "all"
+    """which templates items draw from: `all`; `train` or `test`, the two template-disjoint halves of
+    `template_split`; or template keys separated by commas"""
 
     def __post_init__(self) -> None:
         if self.family not in MATH_FAMILIES:
             raise ValueError(f"unknown maths family {self.family!r}; known: {', '.join(MATH_FAMILIES)}")
+        chosen_templates(MATH_FAMILIES[self.family], self.templates)  # raises on a bad choice
         if isinstance(self.size, bool) or not isinstance(self.size, int) or self.size < 1:
             raise ValueError(f"size must be an integer >= 1, got {self.size!r}")
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
@@ -655,45 +801,90 @@ class SyntheticMathSource(GeneratedTaskSource):
     """A lazily built, cached task source for one family; item i depends only on (family, seed, i)."""
 
     def __init__(self, config: SyntheticMathConfig) -> None:
-        super().__init__(f"synthetic:{config.family}", config.size, f"synthetic-{config.family}-{config.seed}-")
+        super().__init__(f"synthetic:{config.family}", config.size, item_id_prefix(config.family, config.seed, config.templates))
         self.config = config
         self.info = MATH_FAMILIES[config.family]
 
     def _build(self, index: int) -> Task:
-        return build_item(self.config.family, self.config.seed, index)
+        return build_item(self.config.family, self.config.seed, index, self.config.templates)
 
 
-def load_synthetic_math(family: str, size: int = 200, seed: int = 0) -> SyntheticMathSource:
-    """The task source for `synthetic:{family}`.
+def template_split(info: MathFamilyInfo) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The family's templates as two disjoint halves, (train keys, test keys): every fourth template
+    (the last one when there are fewer than four) is a test template.
+
+    A test split drawn from `test` templates shares no template with training drawn from `train`, so
+    a family can be evaluated on phrasings and plan shapes it never trained on.
+    """
+    keys = tuple(t.key for t in info.templates)
+    if len(keys) < 2:
+        return keys, ()
+    test = tuple(k for i, k in enumerate(keys) if i % 4 == 3) or keys[-1:]
+    return tuple(k for k in keys if k not in test), test
+
+
+def chosen_templates(info: MathFamilyInfo, templates: str) -> tuple[MathTemplate, ...]:
+    """The templates `templates` (see `SyntheticMathConfig.templates`) picks from a family.
 
     Raises:
-        ValueError: for an unknown family (the message lists the known ones) or a bad size or seed.
+        ValueError: for an unknown key, an empty choice, or `test` on a one-template family.
     """
-    return SyntheticMathSource(SyntheticMathConfig(family=family, size=size, seed=seed))
+    if templates == "all":
+        return info.templates
+    if templates in ("train", "test"):
+        train, test = template_split(info)
+        keys = train if templates == "train" else test
+        if not keys:
+            raise ValueError(f"family {info.name} has one template, so it has no template-disjoint {templates} half")
+    else:
+        keys = tuple(k.strip() for k in templates.split(",") if k.strip())
+        known = [t.key for t in info.templates]
+        unknown = [k for k in keys if k not in known]
+        if unknown or not keys:
+            raise ValueError(f"unknown template {', '.join(unknown) or repr(templates)} for family {info.name}; "
+                             f"known: {', '.join(known)} (or all, train, test)")
+    return tuple(t for t in info.templates if t.key in keys)
+
+
+def load_synthetic_math(family: str, size: int = 200, seed: int = 0, templates: str = "all") -> SyntheticMathSource:
+    """The task source for `synthetic:{family}` (`?templates=test` for its template-disjoint half).
+
+    Raises:
+        ValueError: for an unknown family (the message lists the known ones), a bad size or seed, or a
+            bad template choice.
+    """
+    return SyntheticMathSource(SyntheticMathConfig(family=family, size=size, seed=seed, templates=templates))
 
 
 load_family = load_synthetic_math
 """the name `tasks/registry.py` calls"""
 
 
-def build_item(family: str, seed: int, index: int) -> Task:
-    """Build item `index` of `family` for `seed` from scratch."""
+def build_item(family: str, seed: int, index: int, templates: str = "all") -> Task:
+    """Build item `index` of `family` for `seed` from scratch, drawing from the chosen templates."""
     info = MATH_FAMILIES[family]
     rng = random.Random(_family_salt(family) + seed + index)
-    template = rng.choice(info.templates)
+    template = rng.choice(chosen_templates(info, templates))
     draft = template.make(rng)
     plan = draft.builder.build()
     return Task(
-        id=f"synthetic-{family}-{seed}-{index}",
+        id=f"{item_id_prefix(family, seed, templates)}{index}",
         domain=Domain.MATH,
         source=f"synthetic:{family}",
         split=info.split,
         question=template.question.format(**draft.values),
         answer=format_number(draft.answer),
         plan=plan,
-        metadata={"family": family, "template": template.key, "seed": seed, "index": index,
+        metadata={"family": family, "template": template.key, "templates": templates, "seed": seed, "index": index,
                   "num_steps": sum(len(s.actions) for s in plan.subgoals)},
     )
+
+
+def item_id_prefix(family: str, seed: int, templates: str = "all") -> str:
+    """`synthetic-{family}-{seed}-`, with the template choice in it when it is not `all`, so that
+    items of different template choices never share an id."""
+    chosen = "" if templates == "all" else f"{templates.replace(',', '+')}-"
+    return f"synthetic-{family}-{chosen}{seed}-"
 
 
 def _family_salt(family: str) -> int:

@@ -35,7 +35,7 @@ def test_config_validation() -> None:
 def test_families_and_splits() -> None:
     assert FAMILIES is MATH_FAMILIES and load_family is load_synthetic_math
     assert set(MATH_FAMILIES) == {"shopping_total", "rate_time", "percent_change", "sharing", "linear_equation",
-                                  "counting", "svamp_like"}
+                                  "counting", "svamp_like", "story_arithmetic"}
     assert {n for n, info in MATH_FAMILIES.items() if info.split == "heldout"} == {"svamp_like"}
     for name in GSM8K_LIKE:
         assert len(MATH_FAMILIES[name].templates) >= 3
