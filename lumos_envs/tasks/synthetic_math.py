@@ -708,8 +708,8 @@ MATH_FAMILIES: dict[str, MathFamilyInfo] = {
                        "total equally. How much does each friend pay?", _sharing_bill),
         )),
         MathFamilyInfo("story_arithmetic", "train", "one- and two-step stories over the four operations, with distractors", (
-            _T("lost", "{name} had {a} {things}. {Subj} lost {b} of them on the way home and later bought {d} "
-                       "{other}. How many {things} does {name} have left?", _story_lost),
+            _T("lost", "{name} had {a} {things} and {d} {other}. {Subj} lost {b} of the {things} on the way "
+                       "home. How many {things} does {name} have left?", _story_lost),
             _T("gained", "{name} has {a} {things}. {friend_name} gives {obj} {b} more {things}. How many {things} "
                          "does {name} own after that?", _story_gained),
             _T("together", "{name} has {a} {things} and {friend_name} has {b} {things}. They are both {d} years "
