@@ -6,6 +6,8 @@ another seed (a disjoint test split) and counts correct final answers (reward 1)
 line: training steps, minutes, tokens/s, and accuracy per family and overall.
 
     .venv/bin/python benchmarks/bench_training.py --minutes 8 --eval-size 50
+    .venv/bin/python benchmarks/bench_training.py --minutes 8 --number-placeholders false   # the ablation
+    .venv/bin/python benchmarks/bench_training.py --minutes 8 --families shopping_total,rate_time,percent_change,sharing
 
 With `--model NAME_OR_FOLDER` (e.g. `smollm2`) it instead measures fine-tuning a real model the
 way `lumos train --lora` does: seconds per optimizer step at `--max-length` tokens (one
@@ -60,7 +62,11 @@ class Args:
     batch_size: int = 16
     """conversations per step"""
     number_placeholders: bool = True
-    """N1, N2, ... for the task's numbers"""
+    """N1, N2, ... for the task's numbers (`--number-placeholders false` is the demo's ablation)"""
+    families: str = ""
+    """training families, comma-separated (default: the tiny recipe's), to measure which family helps held-out"""
+    heldout: bool = True
+    """also evaluate on the demo's held-out maths suites (svamp_like, linear_equation, the bundled GSM8K sample)"""
     separate_modules: bool = True
     """a planner and a grounder model trained at once (else one unified model)"""
     model: str = ""
@@ -111,10 +117,23 @@ def evaluate(planner_dir: str | Path, grounder_dir: str | Path, task_specs: Sequ
                 live = still
             for env in envs:
                 env.close()
-        out[spec.split("?")[0].split(":")[1]] = {"tasks": count, "accuracy": correct / count}
+        out[_suite_name(spec)] = {"tasks": count, "accuracy": correct / count}
     total = sum(v["tasks"] for v in out.values())
     out["overall"] = sum(v["accuracy"] * v["tasks"] for v in out.values()) / total
     return out
+
+
+def _suite_name(spec: str) -> str:
+    loader, _, rest = spec.partition(":")
+    return Path(rest).stem if loader == "gsm8k" else rest.split("?")[0]
+
+
+def heldout_specs(seed: int, size: int) -> list[str]:
+    """The demo's held-out maths suites (the families the tiny recipe never trains on, and GSM8K)."""
+    from rollouts.demo import BUNDLED_GSM8K_SAMPLE
+
+    return [f"synthetic:svamp_like?size={size}&seed={seed}", f"synthetic:linear_equation?size={size}&seed={seed}",
+            f"gsm8k:{BUNDLED_GSM8K_SAMPLE}"]
 
 
 class _StepTimer:
@@ -184,6 +203,7 @@ def main(args: Args) -> dict[str, Any]:
         tasks_per_family=args.tasks_per_family, max_minutes=args.minutes, hidden_size=args.hidden_size,
         num_layers=args.num_layers, learning_rate=args.learning_rate, batch_size=args.batch_size,
         number_placeholders=args.number_placeholders, separate_modules=args.separate_modules,
+        **({"families": tuple(f.strip() for f in args.families.split(",") if f.strip())} if args.families else {}),
     )
     workdir = Path(args.workdir or tempfile.mkdtemp(prefix="lumos-bench-train-"))
     start = time.monotonic()
@@ -191,6 +211,8 @@ def main(args: Args) -> dict[str, Any]:
     train_s = time.monotonic() - start
     eval_start = time.monotonic()
     accuracy = evaluate(result.planner_dir, result.grounder_dir, recipe.task_specs(seed=args.eval_seed, size=args.eval_size), args.batch_envs)
+    if args.heldout:
+        accuracy["heldout"] = evaluate(result.planner_dir, result.grounder_dir, heldout_specs(args.eval_seed, args.eval_size), args.batch_envs)
     line = {
         "bench": "training_tiny_recipe",
         "recipe": {f.name: getattr(recipe, f.name) for f in fields(recipe)},
