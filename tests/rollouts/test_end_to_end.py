@@ -13,7 +13,7 @@ from rollouts.improve import ImproveConfig, improve
 
 @pytest.mark.slow
 @pytest.mark.timeout(1200)
-def test_demo_then_improve_at_tiny_sizes(tmp_path, fixtures_dir):
+def test_demo_then_improve_at_tiny_sizes(tmp_path, fixtures_dir, capfd):
     gsm8k = tmp_path / "gsm8k.jsonl"
     gsm8k.write_text("".join((fixtures_dir / "gsm8k" / "test_sample.jsonl").read_text().splitlines(keepends=True)[:2]))
     config = DemoConfig(out=str(tmp_path / "demo"), train_minutes=0.4, math_tasks_per_family=6, other_tasks=2,
@@ -28,14 +28,33 @@ def test_demo_then_improve_at_tiny_sizes(tmp_path, fixtures_dir):
     assert report["demo"]["training"]["plan"]["steps"] > 0 and report["demo"]["training"]["ground"]["steps"] > 0
     assert (tmp_path / "demo" / "report" / "report.png").stat().st_size > 0
     assert summary["report"].endswith("report.md")
-    assert report["demo"]["headline"]["gsm8k_like_test_tasks"] == 8 and 0.0 <= report["demo"]["headline"]["gsm8k_like_test_success"] <= 1.0
+    headline = report["demo"]["headline"]
+    assert headline["heldout_maths"]["suites"] == ["math/svamp-like", "math/linear-equation", "math/gsm8k-sample"]
+    assert headline["heldout_maths"]["episodes"] == 3 + 3 + 2 and headline["not_heldout"] == []
+    assert headline["in_template_maths"]["episodes"] == 2 * 5  # the five training families at the test seed
+    for part in ("heldout_maths", "in_template_maths"):
+        low, high = headline[part]["success_ci"]
+        assert 0.0 <= low <= headline[part]["success_rate"] <= high <= 1.0
+    terminal = capfd.readouterr()
+    assert "[4/4]" in terminal.out and "'loss'" not in terminal.out + terminal.err  # stage lines; TRL's loss dicts in the log
+    assert "'loss'" in (tmp_path / "demo" / "logs" / "train.log").read_text()
 
     trained = tmp_path / "demo" / "tiny"
     rounds = improve(ImproveConfig(agent="lumos", planner_model=str(trained / "planner"), grounder_model=str(trained / "grounder"),
                                    env=["lumos/Math-v0"], tasks=["synthetic:sharing?size=2&seed=5"], rounds=1, samples=2,
                                    min_reward=0.0, train_minutes=0.2, num_envs=4, max_subgoals=3, max_new_tokens=32,
-                                   out=str(tmp_path / "improve")))
+                                   heldout_size=2, out=str(tmp_path / "improve")))
     (round_0,) = rounds
     assert round_0["attempts"] == 4
     assert set(round_0.get("new_models", {"plan": 1, "ground": 1})) == {"plan", "ground"}
     assert (tmp_path / "improve" / "round_0" / "report.md").exists()
+    assert set(round_0["heldout"]["suites"]) == {"math/svamp-like", "math/linear-equation", "math/gsm8k-sample"}
+    assert round_0["heldout"]["pooled"]["episodes"] == 6 and round_0["training_success"]["episodes"] == 4
+    base = json.loads((tmp_path / "improve" / "base_heldout" / "report.json").read_text())
+    base_rate = sum(s["successes"] for s in base["suites"]) / 6
+    if "new_models" in round_0:  # trained: the new models' held-out episodes are paired with the starting models'
+        assert round_0["heldout_gain"] == round_0["heldout"]["pooled"]["success_rate"] - base_rate
+        paired = json.loads((tmp_path / "improve" / "round_0" / "heldout" / "report.json").read_text())
+        assert all(suite["comparison"]["pairs"] == 2 for suite in paired["suites"])
+    else:  # a 0.4-minute model may break the format in every turn: nothing to train on, the models and their numbers kept
+        assert round_0["heldout_gain"] == 0.0 and round_0["heldout"]["pooled"]["success_rate"] == base_rate
