@@ -2,6 +2,25 @@
 
     lumos replay-gold --env lumos/Math-v0 --tasks gsm8k:test.jsonl [--limit N] [--json]
     lumos list envs|tasks|tools
+
+Why the dataclass -> flags mapping is hand-written (`add_dataclass_arguments`, ~40 lines) and not
+`tyro` (CleanRL's choice). Tried with tyro 1.0.17 on `EvalCommand`, `DemoConfig` and `ListConfig`:
+tyro reads the same field docstrings and produces the same flag names and help text (booleans as
+`--x/--no-x`, lists as `nargs='*'`, Literals as choices), so adopting it would gain nothing a user
+sees, and it loses three things lumos relies on:
+
+- one-line errors: tyro reports a bad value, an unknown flag or a bad choice in a 5-9 line box
+  (rich panel with the argument's help), where lumos prints `usage` plus one `error:` line;
+- positional fields: `lumos list tasks`, `lumos models prepare smollm2`, `lumos view PATHS` and
+  `lumos rescore FILES` name their positional fields in `COMMANDS`; tyro needs
+  `Annotated[..., tyro.conf.Positional]` inside those config classes (so every config module would
+  import tyro), and without it `lumos list tasks` is "Unrecognized options: tasks";
+- validation errors: tyro builds the config inside `tyro.cli`, so a `__post_init__` ValueError
+  (e.g. `lumos improve --agent oracle`) escapes the parser instead of reaching `main`'s one-line
+  handler, unless parsing and construction are split again.
+
+It also adds three dependencies (tyro, docstring-parser, typeguard) and prints `{None}|STR`
+metavars and `(default: )` for empty lists. Decision: keep the hand-written mapping.
 """
 
 from __future__ import annotations
