@@ -63,7 +63,8 @@ class TransformersBackend:
 
     def __init__(self, model: Any, tokenizer: Any, *, batch_size: int = 16, prompt_style: PromptStyle | None = None,
                  chat_format: PromptStyle | None = None, name: str = "", record: dict[str, Any] | None = None,
-                 prefix_reuse: bool = True, prefix_cache_size: int = 8, min_prefix_tokens: int = 32) -> None:
+                 prefix_reuse: bool = True, prefix_cache_size: int = 8, min_prefix_tokens: int = 32,
+                 batching: str = "padded") -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         style = prompt_style or chat_format or "auto"
@@ -74,7 +75,14 @@ class TransformersBackend:
         self.tokenizer.padding_side = "left"
         if self.tokenizer.pad_token_id is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
+        if batching not in ("padded", "continuous"):
+            raise ValueError(f"batching must be padded or continuous, got {batching!r}")
         self.batch_size = batch_size
+        self.batching = batching
+        """`padded`: `generate` on left-padded batches of `batch_size` rows, with prefix reuse;
+        `continuous`: transformers' own continuous batching (`generate_batch`, a paged KV cache whose
+        blocks are shared between rows with the same prefix; rows leave as they finish), greedy
+        decoding only (see `_generate_continuous`)"""
         self.name = name or str(getattr(model, "name_or_path", ""))
         self.record = dict(record or {})
         self.chat_format: PromptStyle = resolve_prompt_style(style, tokenizer, self.name)  # type: ignore[assignment]
@@ -120,6 +128,7 @@ class TransformersBackend:
         trust_remote_code: bool = False,
         prefix_reuse: bool = True,
         prefix_cache_size: int = 8,
+        batching: str = "padded",
     ) -> "TransformersBackend":
         """Load a model and tokenizer (remote code only when asked); every bad input is one clear line."""
         from transformers import AutoModelForCausalLM
@@ -161,7 +170,7 @@ class TransformersBackend:
         if record is not None:
             info["record"] = record.to_json()
         return cls(model, tok, batch_size=batch_size, prompt_style=style, name=name_or_path, record=info,
-                   prefix_reuse=prefix_reuse, prefix_cache_size=prefix_cache_size)
+                   prefix_reuse=prefix_reuse, prefix_cache_size=prefix_cache_size, batching=batching)
 
     # -- chat -----------------------------------------------------------------------------------
 
@@ -230,6 +239,11 @@ class TransformersBackend:
         window = self.context_window
         if window is not None and max_new_tokens >= window:
             raise ValueError(f"max_new_tokens={max_new_tokens} leaves no room for a prompt in the model's {window} positions")
+        if self.batching == "continuous":
+            if temperature > 0:
+                raise ValueError("batching='continuous' decodes greedily only (temperature 0): its sampler has no "
+                                 "per-row seed, so sampled rollouts would not be reproducible; use batching='padded'")
+            return self._generate_continuous(prompts, max_new_tokens, [s for s in stop if s])
         out: list[list[Generation]] = []
         for start in range(0, len(prompts), self.batch_size):
             chunk = prompts[start : start + self.batch_size]
@@ -303,6 +317,38 @@ class TransformersBackend:
         logprobs = recorder.finish(sequences).cpu()
         generations = [self._to_generation(new_tokens[i].tolist(), logprobs[i].tolist(), stop, rows[i]) for i in range(len(rows))]
         return [generations[i * n : (i + 1) * n] for i in range(len(prompts))]
+
+    def _generate_continuous(self, prompts: list[list[int]], max_new_tokens: int, stop: list[str]) -> list[list[Generation]]:
+        """All rows through transformers' `generate_batch` at once, greedily.
+
+        Its scheduler admits rows as KV blocks free up and retires each row at EOS, and
+        `allow_block_sharing` lets rows with the same prompt prefix share its blocks, so prefix reuse
+        is the library's here. It has no stop strings: a row stops at EOS or its budget, and the
+        text is cut at the stop string afterwards (`_to_generation`), so a LUMOS turn that ends at
+        `\n` decodes past it. Measured in `benchmarks/bench_continuous_batching.py`.
+        """
+        import torch
+        from transformers import ContinuousBatchingConfig
+        from transformers import GenerationConfig as HFGenerationConfig
+
+        longest = max(len(p) for p in prompts)
+        room = self._room(longest)
+        budget = max_new_tokens if room is None else max(1, min(max_new_tokens, room))
+        config = HFGenerationConfig(max_new_tokens=budget, do_sample=False, eos_token_id=self.tokenizer.eos_token_id,
+                                    pad_token_id=self.tokenizer.pad_token_id)
+        batching = ContinuousBatchingConfig(allow_block_sharing=True, return_logprobs=True)
+        with torch.no_grad():
+            results = self.model.generate_batch([list(p) for p in prompts], generation_config=config,
+                                                continuous_batching_config=batching, progress_bar=False)
+        outputs = list(results.values())
+        if len(outputs) != len(prompts):
+            raise RuntimeError(f"continuous batching returned {len(outputs)} of {len(prompts)} rows (see the transformers log)")
+        generations = []
+        for prompt, output in zip(prompts, outputs):
+            if output.error is not None:
+                raise RuntimeError(f"continuous batching failed on a row: {str(output.error).splitlines()[0]}")
+            generations.append([self._to_generation(list(output.generated_tokens), list(output.logprobs or []), stop, prompt)])
+        return generations
 
     def _shared_prefix(self, rows: list[list[int]]) -> int:
         """Length of the prefix to take from the cache (each row keeps at least one token to compute).
