@@ -136,8 +136,8 @@ def estimate_line(config: DemoConfig) -> str:
     e = estimate(config)
     total = e["oracle_rollouts_s"] + e["training_s"] + e["evaluation_s"]
     model = "tiny planner+grounder (from scratch)" if config.model == "tiny" else "SmolLM2-135M-Instruct planner+grounder (LoRA)"
-    return (f"lumos demo: {model}; {int(e['train_episodes'])} oracle training episodes, {config.train_minutes:g} min of training, "
-            f"{int(e['eval_episodes'])} evaluation episodes; estimated {total / 60:.0f} min on 2 CPU cores")
+    return (f"lumos demo: {model}; about {int(e['train_episodes'])} oracle training episodes, {config.train_minutes:g} min of training, "
+            f"about {int(e['eval_episodes'])} evaluation episodes; estimated {total / 60:.0f} min on 2 CPU cores")
 
 
 def run_demo(config: DemoConfig, console: TextIO | None = None) -> dict[str, Any]:
@@ -155,7 +155,7 @@ def run_demo(config: DemoConfig, console: TextIO | None = None) -> dict[str, Any
     say = lambda text: print(text, file=console, flush=True)  # noqa: E731
     timings: dict[str, float] = {}
 
-    with _output_to(logs / "demo.log"):
+    with output_to(logs / "demo.log"):
         tick = time.monotonic()
         oracle_path = out / "oracle.jsonl"
         jobs = training_jobs(config)
@@ -178,7 +178,7 @@ def run_demo(config: DemoConfig, console: TextIO | None = None) -> dict[str, Any
                       "formulation": "iterative"}
         train_log = logs / "train.log"
         say(f"[3/4] training the {config.model} planner and grounder for {config.train_minutes:g} min (log: {train_log}) ...")
-        with _output_to(train_log):
+        with output_to(train_log):
             planner_dir, grounder_dir, training = _train(config, out, records, provenance)
         timings["training_s"] = time.monotonic() - tick
         steps = {module: r.steps for module, r in training.items()}
@@ -188,15 +188,19 @@ def run_demo(config: DemoConfig, console: TextIO | None = None) -> dict[str, Any
 
         tick = time.monotonic()
         suites = demo_suites(config)
-        say(f"[4/4] evaluating on {len(suites)} suites ({sum(_suite_size(s) for s in suites)} episodes):")
+        say(f"[4/4] evaluating on {len(suites)} suites (report: {out / 'report'}):")
         agent_config = AgentConfig(agent="lumos", planner_model=planner_dir, grounder_model=grounder_dir,
                                    max_subgoals=config.max_subgoals, max_new_tokens=config.max_new_tokens)  # type: ignore[arg-type]
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()  # transformers' "Loading weights" bars: one bar per suite is the stage's
         with _stderr_to(console):  # the suites' progress bars
             result = evaluate(EvalConfig(suites=suites, out=str(out / "report"), num_envs=config.num_envs,  # type: ignore[arg-type]
                                          title=f"lumos demo: {config.model} LUMOS agent trained on oracle trajectories",
                                          agent_info={**agent_config.info(), "train_minutes": config.train_minutes,
                                                      "training_records": len(records), "train_steps": sum(steps.values())}),
                               make_agent(agent_config))
+        hf_logging.enable_progress_bar()
         timings["evaluation_s"] = time.monotonic() - tick
     timings["total_s"] = time.monotonic() - started
     if own_console and console is not sys.stdout:
@@ -217,6 +221,9 @@ def run_demo(config: DemoConfig, console: TextIO | None = None) -> dict[str, Any
     data = json.loads(report_json.read_text())
     data["demo"] = summary
     report_json.write_text(json.dumps(data, indent=2))
+    report_md = result.report["md"]
+    report_md.write_text(report_md.read_text(encoding="utf-8") + "\n## Demo headline\n\n```\n" + summary_table(summary) + "\n```\n",
+                         encoding="utf-8")
     return summary
 
 
@@ -259,8 +266,8 @@ def _train(config: DemoConfig, out: Path, records: list[dict[str, Any]], provena
     for module, name in (("plan", "planner"), ("ground", "grounder")):  # one after the other: each uses both cores
         results[module] = train(TrainConfig(
             output_dir=str(folder / name), base_model="smollm2", module=module, data_files=[str(data)], lora=True,
-            max_minutes=float(config.train_minutes) / 2, num_train_epochs=3, learning_rate=2e-4, max_length=512,  # type: ignore[arg-type]
-            per_device_train_batch_size=4, logging_steps=5, save_strategy="no", report_to="none", disable_tqdm=True,
+            max_minutes=float(config.train_minutes) / 2, num_train_epochs=3, learning_rate=5e-4, max_length=512,  # type: ignore[arg-type]
+            per_device_train_batch_size=2, logging_steps=5, save_strategy="no", report_to="none", disable_tqdm=True,
             seed=config.seed, made_by="demo"), provenance=provenance)
     return results["plan"].output_dir, results["ground"].output_dir, results
 
@@ -320,7 +327,7 @@ def _terminal() -> TextIO:
 
 
 @contextlib.contextmanager
-def _output_to(path: Path) -> Iterator[None]:
+def output_to(path: Path) -> Iterator[None]:
     """Point file descriptors 1 and 2 at `path` (appending): library prints, warnings and the
     training processes (which inherit the descriptors) all land there, not on the terminal."""
     sys.stdout.flush()

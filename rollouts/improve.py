@@ -3,7 +3,8 @@
 Each round, in its own folder `round_{k}/`: roll the current policy out on the training tasks,
 several sampled attempts per task (`rollouts.jsonl`); keep the successful trajectories; turn them
 into LUMOS SFT records of the loop's formulation with their real execution results (`sft.jsonl`;
-turns that broke the format are left out and counted); fine-tune on them with TRL (`model_*/`);
+turns that broke the format are left out and counted); fine-tune on them with TRL (`model_*/`, TRL's
+log in `train.log`);
 evaluate the new models greedily on held-out suites (`heldout/`, an evaluation report paired
 episode by episode with the previous models' one); write the round's report (`report.md`,
 `report.json`, `report.png`: success of the round's attempts).
@@ -107,6 +108,7 @@ def improve(config: ImproveConfig) -> list[dict[str, Any]]:
     """Run the rounds; returns one summary per round (also in each round's `report.json`)."""
     from dataclasses import asdict
 
+    from rollouts.demo import output_to
     from rollouts.training import TrainConfig, train, write_run_manifest
 
     write_run_manifest(config.out, json.loads(json.dumps(asdict(config), default=str)),
@@ -149,13 +151,14 @@ def improve(config: ImproveConfig) -> list[dict[str, Any]]:
                        else {"plan": (start_planner, "plan"), "ground": (start_grounder, "ground")})
             trained = {}
             for name, (base, module) in modules.items():
-                result = train(TrainConfig(output_dir=str(folder / f"model_{name}"), base_model=base, module=module,
-                                           data_files=list(data_files), max_minutes=config.train_minutes / len(modules),
-                                           learning_rate=config.learning_rate, num_train_epochs=20, save_strategy="no",
-                                           logging_steps=10, report_to="none", made_by="improve"),
-                               provenance={"task_specs": list(config.tasks), "env_ids": list(config.env), "formulation": config.formulation,
-                                           "round": round_index, "min_reward": config.min_reward,
-                                           "accumulated_rounds": len(data_files), "restart_from_base": config.restart_from_base})
+                with output_to(folder / "train.log"):  # TRL's loss dictionaries, not the terminal's
+                    result = train(TrainConfig(output_dir=str(folder / f"model_{name}"), base_model=base, module=module,
+                                               data_files=list(data_files), max_minutes=config.train_minutes / len(modules),
+                                               learning_rate=config.learning_rate, num_train_epochs=20, save_strategy="no",
+                                               logging_steps=10, report_to="none", made_by="improve"),
+                                   provenance={"task_specs": list(config.tasks), "env_ids": list(config.env), "formulation": config.formulation,
+                                               "round": round_index, "min_reward": config.min_reward,
+                                               "accumulated_rounds": len(data_files), "restart_from_base": config.restart_from_base})
                 trained[name] = result
             if "both" in trained:
                 planner = grounder = trained["both"].output_dir
