@@ -19,7 +19,7 @@ from flask import Flask, Response, render_template, request
 from rollouts.viewer.catalog import Catalog, LoadedRun, PathRefused, is_live, refuse_traversal
 from rollouts.viewer.views import (
     LOGPROB_BUCKETS, EpisodeFilter, ImageRenderer, TokenizerCache, compare_runs, count_changes, filter_choices, first_divergence,
-    generation_tokens, gold_plan, matching_episodes, step_lanes, suite_lines,
+    MASK_KINDS, generation_tokens, gold_plan, grpo_masks, matching_episodes, step_lanes, suite_lines,
 )
 
 logger = logging.getLogger(__name__)
@@ -103,8 +103,13 @@ def create_app(catalog: Catalog, *, refresh_s: int = 5) -> Flask:
     def tokens_page() -> Any:
         run, index = _episode(catalog, request.args)
         trajectory = run.trajectory(index)
-        return render_template("tokens.html", run=run, row=run.rows[index], index=index,
-                               generations=generation_tokens(run, trajectory, tokenizers), buckets=LOGPROB_BUCKETS)
+        mask = request.args.get("mask", "")
+        if mask and mask not in MASK_KINDS:
+            raise LookupError(f"mask must be one of {', '.join(MASK_KINDS)}, got {mask[:40]!r}")
+        rows, mask_reason = grpo_masks(run, trajectory, tokenizers) if mask == "grpo" else ({}, "")
+        return render_template("tokens.html", run=run, row=run.rows[index], index=index, mask=mask, mask_reason=mask_reason,
+                               masks=MASK_KINDS, generations=generation_tokens(run, trajectory, tokenizers, rows),
+                               buckets=LOGPROB_BUCKETS)
 
     @app.get("/image")
     def image() -> Any:

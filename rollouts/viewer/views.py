@@ -289,6 +289,8 @@ class TokenView:
     logprob: float | None
     bucket: int | None
     """0..LOGPROB_BUCKETS-1 by probability; None without a logprob"""
+    loss: int | None = None
+    """the training row's loss mask on this token (1 trained, 0 not); None when no mask was asked for"""
 
 
 @dataclass
@@ -303,10 +305,42 @@ class GenerationTokens:
     reason: str
     source: str
     mean_logprob: float | None = None
+    added: list[TokenView] = field(default_factory=list)
+    """tokens the training row appends after the sampled ones (GRPO's EOS after a stop, mask 0)"""
 
 
-def generation_tokens(run: LoadedRun, trajectory: Trajectory, tokenizers: TokenizerCache) -> list[GenerationTokens]:
-    """Every generation of an episode with its tokens decoded (or as ids, with the reason)."""
+MASK_KINDS = ("grpo",)
+"""the loss masks the tokens page can show (`?mask=grpo`)"""
+
+
+def grpo_masks(run: LoadedRun, trajectory: Trajectory, tokenizers: TokenizerCache) -> tuple[dict[int, dict[str, Any]], str]:
+    """The GRPO row of each generation (by `id()`), built by `rollouts.grpo.episode_rows` itself, so
+    the page shows the mask training uses, never a copy of its rule; or "" rows and the reason.
+
+    Every call of each module gets a slot (nothing is dropped), the EOS id is the recorded
+    tokenizer's. A row's prompt ids are never trained (GRPO puts feedback and observations there).
+    """
+    from rollouts.grpo import MODULES, episode_rows
+
+    generations = [g for step in trajectory.steps for g in step.generations if g.role in MODULES]
+    if not generations:
+        return {}, "this episode has no planner or grounder generation (GRPO rows are built from those only)"
+    loaded = tokenizers.for_role(run, trajectory, generations[0].role)
+    if loaded.tokenizer is None or loaded.tokenizer.eos_token_id is None:
+        return {}, f"the GRPO mask needs the tokenizer's EOS id: {loaded.reason or 'the tokenizer has no EOS token'}"
+    slots = {m: sum(1 for g in generations if g.role == m) for m in MODULES}
+    try:
+        built = episode_rows(trajectory, {m: n for m, n in slots.items() if n}, int(loaded.tokenizer.eos_token_id), [])
+    except ValueError as error:
+        return {}, f"no GRPO rows: {error}"
+    ordered = [g for m in MODULES for g in generations if g.role == m]  # episode_rows' row order
+    return {id(g): row for g, row in zip(ordered, built.rows)}, ""
+
+
+def generation_tokens(run: LoadedRun, trajectory: Trajectory, tokenizers: TokenizerCache,
+                      rows: Mapping[int, Mapping[str, Any]] | None = None) -> list[GenerationTokens]:
+    """Every generation of an episode with its tokens decoded (or as ids, with the reason); with
+    `rows` (from `grpo_masks`), each token carries its row's loss mask."""
     out = []
     for step in trajectory.steps:
         for generation in step.generations:
@@ -318,8 +352,19 @@ def generation_tokens(run: LoadedRun, trajectory: Trajectory, tokenizers: Tokeni
             if not generation.token_ids:
                 reason = "this generation stored no token ids (scripted or oracle agents produce text only)"
             mean = sum(logprobs) / len(logprobs) if logprobs else None
+            added: list[TokenView] = []
+            row = (rows or {}).get(id(generation))
+            if row is not None:
+                mask = list(row["env_mask"])
+                for position, view in enumerate(completion):
+                    view.loss = int(mask[position]) if position < len(mask) else None
+                for view in prompt:
+                    view.loss = 0
+                added = _tokens(loaded.tokenizer, row["completion_ids"][len(completion):], [])
+                for view, value in zip(added, mask[len(completion):]):
+                    view.loss = int(value)
             out.append(GenerationTokens(step.index, generation, prompt, completion, getattr(generation, "prompt_ids_keep", None),
-                                        loaded.tokenizer is not None, reason, loaded.source, mean))
+                                        loaded.tokenizer is not None, reason, loaded.source, mean, added))
     return out
 
 

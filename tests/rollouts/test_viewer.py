@@ -283,3 +283,37 @@ def test_lumos_view_serves_on_an_os_picked_port_and_prints_the_url(folder, capsy
         urllib.request.urlopen(url, timeout=2)
     with pytest.raises(ValueError, match="no such file or folder"):
         run_view(ViewConfig(paths=[str(folder / "missing")]))
+
+
+def test_tokens_page_shows_the_grpo_loss_mask(tmp_path):
+    """`?mask=grpo` marks each token with the mask `rollouts.grpo.episode_rows` gives it: the sampled
+    ids 1, the EOS the row appends after a stop 0, the prompt (feedback turns) 0."""
+    from agents.backends.tiny import train_tokenizer
+
+    if "prompt_ids" not in GenerationRecord.__dataclass_fields__:
+        pytest.skip("this store has no prompt_ids (schema v1)")
+    texts = ["Subgoal 1: Add the apples.\n", "R1 = Calculator(2 + 3)\n", "The executed result for Subgoal 1 is 5."]
+    tokenizer = train_tokenizer(texts * 4, vocab_size=300)
+    tokenizer.save_pretrained(tmp_path / "tok")
+    assert tokenizer.eos_token_id is not None
+    encode = lambda text: tokenizer(text, add_special_tokens=False)["input_ids"]  # noqa: E731
+    plan, ground = encode(texts[0]), encode(texts[1])
+    planner = GenerationRecord(role="planner", text=texts[0], token_ids=plan, logprobs=[-0.1] * len(plan), finish_reason="stop",
+                               prompt_ids=encode(texts[2]))
+    grounder = GenerationRecord(role="grounder", text=texts[1], token_ids=ground, logprobs=[-0.2] * len(ground),
+                                finish_reason="length", prompt_ids=encode("Add the apples."))
+    models = {m: {"name": "tiny", "tokenizer": str(tmp_path / "tok")} for m in ("planner", "grounder")}
+    _write(tmp_path / "runs" / "grpo.jsonl", [_trajectory("t1", generations=[planner, grounder])], {"agent_info": {"models": models}})
+    client = _client(tmp_path / "runs")
+    plain = client.get("/tokens?f=0/grpo.jsonl&n=0", headers=HOST).data.decode()
+    assert "loss1" not in plain and "mask=grpo" in plain
+    page = client.get("/tokens?f=0/grpo.jsonl&n=0&mask=grpo", headers=HOST).data.decode()
+    trained = re.findall(r'<span class="tok lp\d loss1"', page)
+    assert len(trained) == len(plan) + len(ground)  # every sampled token carries loss
+    assert page.count('class="tok added loss0"') == 1  # the EOS after the planner's stop; the cut grounder gets none
+    assert page.count('class="tok prompt loss0"') == len(encode(texts[2])) + len(encode("Add the apples."))
+    bad = client.get("/tokens?f=0/grpo.jsonl&n=0&mask=dpo", headers=HOST)
+    assert bad.status_code == 404 and b"mask must be one of" in bad.data
+    _write(tmp_path / "runs" / "nomodel.jsonl", [_trajectory("t1", generations=[planner])], {})
+    none = client.get("/tokens?f=0/nomodel.jsonl&n=0&mask=grpo", headers=HOST).data.decode()
+    assert "the GRPO mask needs the tokenizer&#39;s EOS id" in none and "loss1" not in none
