@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 from flask import Flask, Response, render_template, request
 
@@ -35,11 +35,13 @@ COMPARE_SHOWN = 500
 """tasks listed on the compare page"""
 
 
-def create_app(catalog: Catalog, *, refresh_s: int = 5) -> Flask:
-    """The viewer over `catalog`'s files; `refresh_s` is how often a page over a file still being written reloads."""
+def create_app(catalog: Catalog, *, refresh_s: int = 5, image_roots: Sequence[str | Path] = ()) -> Flask:
+    """The viewer over `catalog`'s files; `refresh_s` is how often a page over a file still being written reloads;
+    images of file task sets are read from under the viewed folders and `image_roots` only."""
     app = Flask(__name__, static_folder=str(Path(__file__).with_name("static")), static_url_path="/static")
     app.config.update(MAX_CONTENT_LENGTH=0, TEMPLATES_AUTO_RELOAD=False)
-    tokenizers, images = TokenizerCache(), ImageRenderer()
+    allowed = tuple(r for r in catalog.roots if r.is_dir()) + tuple(Path(r).expanduser().resolve() for r in image_roots)
+    tokenizers, images = TokenizerCache(), ImageRenderer(roots=allowed)
 
     @app.before_request
     def _guard() -> Any:

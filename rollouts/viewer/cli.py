@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 
 @dataclass
@@ -11,6 +12,8 @@ class ViewConfig:
 
     paths: list[str] = field(default_factory=list)
     """trajectory files or folders (searched for *.jsonl); nothing outside them is read"""
+    image_root: list[str] = field(default_factory=list)
+    """more folders the images of file task sets (A-OKVQA, ScienceQA) may be read from, with their task files; the viewed folders always count"""
     port: int = 0
     """port on 127.0.0.1; 0 lets the OS pick one"""
     refresh_s: int = 5
@@ -27,6 +30,9 @@ class ViewConfig:
             raise ValueError(f"refresh_s must be >= 0, got {self.refresh_s}")
         if self.duration_s < 0:
             raise ValueError(f"duration_s must be >= 0, got {self.duration_s}")
+        for folder in self.image_root:
+            if not Path(folder).expanduser().is_dir():
+                raise ValueError(f"--image-root {folder}: not a folder")
 
 
 def run_view(config: ViewConfig) -> int:
@@ -38,7 +44,7 @@ def run_view(config: ViewConfig) -> int:
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     catalog = Catalog.from_paths(config.paths)
-    server = ViewerServer(create_app(catalog, refresh_s=config.refresh_s), port=config.port).start()
+    server = ViewerServer(create_app(catalog, refresh_s=config.refresh_s, image_roots=config.image_root), port=config.port).start()
     print(f"lumos view: {len(catalog.files())} trajectory files at {server.url}  (Ctrl-C stops)", flush=True)
     server.serve_for(config.duration_s)
     return 0

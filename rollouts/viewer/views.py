@@ -443,16 +443,27 @@ class ImageLookup:
     reason: str
 
 
+IMAGE_SIDE = 512
+"""a file image is shown scaled to fit this many pixels a side"""
+MAX_IMAGE_BYTES = 50 * 1024 * 1024
+"""image files larger than this are not opened"""
+
+
 @dataclass
 class ImageRenderer:
-    """The image of a multimodal episode, re-drawn from its task's scene spec.
+    """The image of a multimodal episode: re-drawn from a synthetic task's scene spec, or read from
+    the file a task set names (A-OKVQA, ScienceQA), when that file lies under an allowed root.
 
     Trajectory files store the observation text only (the engine drops the image array), so the
-    picture comes back from the task: bundled synthetic tasks carry a scene spec that renders the
-    same pixels anywhere. Tasks whose image is a file the task set names are not read: the viewer
-    reads only what it was given.
+    picture comes back from the task. Bundled synthetic tasks carry a scene spec that renders the
+    same pixels anywhere. A file task set is loaded only when its task file lies under `roots` (the
+    viewed folders and `lumos view --image-root` folders), and an image is read only when its
+    resolved path (symlinks followed) lies under them too; it is decoded with Pillow and served as a
+    fresh PNG, never as the file's own bytes. Anything else is one line saying why.
     """
 
+    roots: tuple[Path, ...] = ()
+    """folders images and task files may be read from"""
     _sources: dict[str, Any] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -463,7 +474,7 @@ class ImageRenderer:
         if spec is None:
             return ImageLookup(None, "the file's header names no task set for this env")
         if not spec.startswith("synthetic:"):
-            return ImageLookup(None, f"the image is a file of task set {spec}; the viewer reads only the viewed paths")
+            return self._file_image(spec, trajectory.key.task_id)
         task = self._find_task(spec, trajectory.key.task_id)
         if task is None:
             return ImageLookup(None, f"task {trajectory.key.task_id} is not in {spec}")
@@ -475,6 +486,44 @@ class ImageRenderer:
 
         buffer = io.BytesIO()
         render(spec_from_dict(data)).resize((256, 256)).save(buffer, format="PNG")
+        return ImageLookup(buffer.getvalue(), "")
+
+    def _allowed(self, path: Path) -> bool:
+        resolved = path.resolve()
+        return any(resolved.is_relative_to(root) for root in self.roots)
+
+    def _file_image(self, spec: str, task_id: str) -> ImageLookup:
+        from lumos_envs.tasks.registry import parse_task_spec
+
+        try:
+            _, argument, _ = parse_task_spec(spec)
+        except ValueError as error:
+            return ImageLookup(None, f"the task set {spec} cannot be read: {error}")
+        if not argument or not Path(argument).exists():
+            return ImageLookup(None, f"the task set {spec} is not a file on this machine (the image comes from its file)")
+        if not self._allowed(Path(argument)):
+            return ImageLookup(None, f"the task file {argument} is outside the viewed folders; add its folder with --image-root")
+        task = self._find_task(spec, task_id)
+        if task is None:
+            return ImageLookup(None, f"task {task_id} is not in {spec} (or the task set did not load; see the log)")
+        name = task.metadata.get("image_path")
+        if not name:
+            return ImageLookup(None, "the task has no image (text-only item)")
+        path = Path(str(name))
+        if not self._allowed(path):
+            return ImageLookup(None, f"the image {path} is outside the viewed folders; add its folder with --image-root")
+        try:
+            if path.resolve().stat().st_size > MAX_IMAGE_BYTES:
+                return ImageLookup(None, f"the image {path} is larger than {MAX_IMAGE_BYTES >> 20} MiB")
+            from PIL import Image
+
+            with Image.open(path.resolve()) as opened:
+                picture = opened.convert("RGB")
+        except (OSError, ValueError) as error:  # UnidentifiedImageError is an OSError
+            return ImageLookup(None, f"the image {path} cannot be read ({type(error).__name__}: {str(error)[:120]})")
+        picture.thumbnail((IMAGE_SIDE, IMAGE_SIDE))
+        buffer = io.BytesIO()
+        picture.save(buffer, format="PNG")
         return ImageLookup(buffer.getvalue(), "")
 
     def _task_spec(self, run: LoadedRun, trajectory: Trajectory) -> str | None:

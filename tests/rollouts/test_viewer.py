@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import html
+import json
 import logging
 import math
 import re
@@ -317,3 +318,55 @@ def test_tokens_page_shows_the_grpo_loss_mask(tmp_path):
     _write(tmp_path / "runs" / "nomodel.jsonl", [_trajectory("t1", generations=[planner])], {})
     none = client.get("/tokens?f=0/nomodel.jsonl&n=0&mask=grpo", headers=HOST).data.decode()
     assert "the GRPO mask needs the tokenizer&#39;s EOS id" in none and "loss1" not in none
+
+
+def _scienceqa(folder: Path) -> tuple[str, bytes]:
+    """A hand-written ScienceQA problems.json (the official layout: images at {split}/{id}/image.png)
+    with one 6x4 PNG; returns the task spec and the PNG's pixels."""
+    from PIL import Image
+
+    (folder / "test" / "17").mkdir(parents=True)
+    picture = Image.new("RGB", (6, 4), (200, 30, 40))
+    picture.putpixel((0, 0), (0, 0, 255))
+    picture.save(folder / "test" / "17" / "image.png")
+    problems = {"17": {"question": "Which color is the square?", "choices": ["red", "blue"], "answer": 0, "hint": "",
+                       "image": "image.png", "split": "test"}}
+    (folder / "problems.json").write_text(json.dumps(problems))
+    return f"scienceqa:{folder / 'problems.json'}", picture.tobytes()
+
+
+def test_file_images_are_shown_from_allowed_folders_only(tmp_path):
+    import io
+
+    from PIL import Image
+
+    spec, pixels = _scienceqa(tmp_path / "sqa")
+    config = {"jobs": [{"env_id": "lumos/Multimodal-v0", "tasks": spec}]}
+    episode = _trajectory("scienceqa-17", domain="multimodal", env_id="lumos/Multimodal-v0")
+    _write(tmp_path / "runs" / "sqa.jsonl", [episode], config)
+    outside = _client(tmp_path / "runs")  # the task set lies outside the viewed folder
+    page = outside.get("/episode?f=0/sqa.jsonl&n=0", headers=HOST).data.decode()
+    assert "is outside the viewed folders; add its folder with --image-root" in page and 'class="task-image"' not in page
+    assert outside.get("/image?f=0/sqa.jsonl&n=0", headers=HOST).status_code == 404
+    allowed = create_app(Catalog.from_paths([tmp_path / "runs"]), image_roots=[tmp_path / "sqa"]).test_client()
+    assert b'class="task-image"' in allowed.get("/episode?f=0/sqa.jsonl&n=0", headers=HOST).data
+    image = allowed.get("/image?f=0/sqa.jsonl&n=0", headers=HOST)
+    assert image.status_code == 200 and image.mimetype == "image/png"
+    assert Image.open(io.BytesIO(image.data)).convert("RGB").tobytes() == pixels  # the very pixels, re-encoded
+    # the task file is inside, but its spec's image_root points elsewhere: the image is not read
+    import shutil
+
+    shutil.copytree(tmp_path / "sqa" / "test", tmp_path / "elsewhere" / "test")
+    config = {"jobs": [{"env_id": "lumos/Multimodal-v0", "tasks": f"{spec}?image_root={tmp_path / 'elsewhere'}"}]}
+    _write(tmp_path / "runs" / "sqa2.jsonl", [episode], config)
+    fresh = create_app(Catalog.from_paths([tmp_path / "runs"]), image_roots=[tmp_path / "sqa"]).test_client()
+    page = fresh.get("/episode?f=0/sqa2.jsonl&n=0", headers=HOST).data.decode()
+    assert "elsewhere/test/17/image.png is outside the viewed folders" in page
+    assert fresh.get("/image?f=0/sqa2.jsonl&n=0", headers=HOST).status_code == 404
+
+
+def test_image_root_flag():
+    from rollouts.viewer.cli import ViewConfig
+
+    with pytest.raises(ValueError, match="--image-root /nowhere/at/all: not a folder"):
+        ViewConfig(paths=["."], image_root=["/nowhere/at/all"])
