@@ -16,6 +16,7 @@ from typing import Any, Sequence
 
 from flask import Flask, Response, render_template, request
 
+from rollouts.viewer.shop import ShopReplays
 from rollouts.viewer.catalog import Catalog, LoadedRun, PathRefused, is_live, refuse_traversal
 from rollouts.viewer.views import (
     LOGPROB_BUCKETS, EpisodeFilter, ImageRenderer, TokenizerCache, compare_runs, count_changes, filter_choices, first_divergence,
@@ -42,6 +43,8 @@ def create_app(catalog: Catalog, *, refresh_s: int = 5, image_roots: Sequence[st
     app.config.update(MAX_CONTENT_LENGTH=0, TEMPLATES_AUTO_RELOAD=False)
     allowed = tuple(r for r in catalog.roots if r.is_dir()) + tuple(Path(r).expanduser().resolve() for r in image_roots)
     tokenizers, images = TokenizerCache(), ImageRenderer(roots=allowed)
+    shops = ShopReplays()
+    app.wsgi_app = shops.mount(app.wsgi_app)  # type: ignore[method-assign]  # /shop/...: the read-only shop
 
     @app.before_request
     def _guard() -> Any:
@@ -94,8 +97,9 @@ def create_app(catalog: Catalog, *, refresh_s: int = 5, image_roots: Sequence[st
     def episode_page() -> Any:
         run, index = _episode(catalog, request.args)
         trajectory = run.trajectory(index)
+        replay = shops.replay(run, trajectory) if trajectory.domain == "webshop" else None
         return render_template(
-            "episode.html", run=run, row=run.rows[index], t=trajectory, steps=step_lanes(run, trajectory, tokenizers),
+            "episode.html", replay=replay, run=run, row=run.rows[index], t=trajectory, steps=step_lanes(run, trajectory, tokenizers),
             gold=gold_plan(trajectory), image=images.image(run, trajectory).reason or None,
             end_reason=run.rows[index].end_reason, failure=run.rows[index].failure,
             count=run.num_episodes, index=index,

@@ -156,3 +156,102 @@ def test_paths_outside_the_folders_are_refused(site, browser, path):
     text = _text(browser)
     assert "refused" in text
     assert "synthetic-" not in text  # nothing of the outside file's episodes came through
+
+
+@pytest.fixture(scope="module")
+def new_pages(tmp_path_factory):
+    """Oracle WebShop episodes, a hand-written ScienceQA task with its PNG, and a schema-v2 episode
+    with token and prompt ids of a tiny tokenizer; the viewer serving them (the ScienceQA folder as
+    an --image-root)."""
+    from PIL import Image
+
+    from agents.backends.tiny import train_tokenizer
+    from rollouts.store import EpisodeKey, GenerationRecord, Trajectory
+
+    root = tmp_path_factory.mktemp("viewer_new")
+    runs = root / "runs"
+    agent_config = AgentConfig(agent="oracle")
+    run_rollouts(RolloutConfig(jobs=[Job("lumos/WebShop-v0", limit=1)], out=str(runs / "shop.jsonl"), reveal_gold=True,
+                               agent_info=agent_config.info(), progress=False), make_agent(agent_config))
+    _, shop_episodes = read_trajectories(runs / "shop.jsonl")
+
+    sqa = root / "sqa"
+    (sqa / "test" / "5").mkdir(parents=True)
+    picture = Image.new("RGB", (120, 80), (250, 250, 250))
+    for x in range(30, 90):
+        for y in range(20, 60):
+            picture.putpixel((x, y), (40, 90, 200))
+    picture.save(sqa / "test" / "5" / "image.png")
+    problems = {"5": {"question": "What color is the rectangle?", "choices": ["blue", "red"], "answer": 0, "hint": "",
+                      "image": "image.png", "split": "test"}}
+    (sqa / "problems.json").write_text(__import__("json").dumps(problems))
+    mm = Trajectory(key=EpisodeKey("lumos/Multimodal-v0", "scienceqa-5", 0), split="test", domain="multimodal",
+                    question="What color is the rectangle?", steps=[
+                        StepRecord(index=0, action="R1 = VQA([IMG], What color is the rectangle?)", observation="R1 = blue",
+                                   subgoal="Subgoal 1: Ask about the rectangle's color."),
+                        StepRecord(index=1, action="Answer(blue)", observation="Answer = blue", reward=1.0)],
+                    final_answer="blue", reward=1.0, success=True, terminated=True)
+    with TrajectoryWriter(runs / "sqa.jsonl", {"jobs": [{"env_id": "lumos/Multimodal-v0", "tasks": f"scienceqa:{sqa / 'problems.json'}"}]}) as writer:
+        writer.write(mm)
+
+    texts = ["Subgoal 1: Add the apples.\n", "R1 = Calculator(2 + 3)\n", "The executed result for Subgoal 1 is 5."]
+    tokenizer = train_tokenizer(texts * 4, vocab_size=300)
+    tokenizer.save_pretrained(root / "tok")
+    encode = lambda text: tokenizer(text, add_special_tokens=False)["input_ids"]  # noqa: E731
+    plan, ground = encode(texts[0]), encode(texts[1])
+    planner = GenerationRecord(role="planner", text=texts[0], token_ids=plan, logprobs=[-0.05 * i for i in range(len(plan))],
+                               finish_reason="stop", prompt_ids=encode("Please plan: Add 2 and 3 apples."))
+    grounder = GenerationRecord(role="grounder", text=texts[1], token_ids=ground, logprobs=[-0.3] * len(ground),
+                                finish_reason="stop", prompt_ids=encode(texts[2]))
+    math = Trajectory(key=EpisodeKey("lumos/Math-v0", "apples", 0), split="test", domain="math", question="2 + 3 apples?", steps=[
+        StepRecord(index=0, action="R1 = Calculator(2 + 3)", observation="R1 = 5", subgoal=texts[0].strip(), result="5",
+                   generations=[planner, grounder])], final_answer="5", reward=1.0, success=True, terminated=True)
+    models = {m: {"name": "tiny", "tokenizer": str(root / "tok")} for m in ("planner", "grounder")}
+    with TrajectoryWriter(runs / "tokens.jsonl", {"agent_info": {"models": models}}) as writer:
+        writer.write(math)
+    server = ViewerServer(create_app(Catalog.from_paths([runs]), refresh_s=0, image_roots=[sqa])).start()
+    yield server.url, shop_episodes
+    server.close()
+
+
+def test_webshop_step_opens_in_the_read_only_shop_and_buy_is_refused(new_pages, browser, tmp_path):
+    url, episodes = new_pages
+    episode = episodes[0]
+    assert episode.success and episode.steps[-1].action.endswith("Click(buy now)")
+    browser.get(url + "episode?f=0/shop.jsonl&n=0")
+    text = _text(browser)
+    assert "PAGE TEXT" in text.upper() and "open in the read-only shop" in text
+    assert episode.steps[1].observation.split(" [SEP] ")[-1] in text  # the recorded page text, one field a line
+    links = browser.find_elements("css selector", "a.shop")
+    assert len(links) == 1 + len(episode.steps)  # the first page, then one per step
+    assert "differs" not in text  # the replay reached the recorded pages
+    _shot(browser, tmp_path, "webshop_episode")
+    bought = links[-1]
+    assert "as bought" in bought.text
+    fields = episode.steps[1].observation.split(" [SEP] ")  # the item page the agent saw
+    title = fields[next(i for i, f in enumerate(fields) if f.startswith("Price:")) - 1]
+    browser.get(bought.get_attribute("href"))
+    page = _text(browser)
+    assert title in page and "Buy Now" in page
+    _shot(browser, tmp_path, "webshop_shop_item")
+    browser.find_element("css selector", "a[data-click='buy now']").click()
+    refused = _text(browser)
+    assert "read-only" in refused and "nothing can be bought" in refused
+    assert "reward" not in refused.lower()
+    _shot(browser, tmp_path, "webshop_buy_refused")
+
+
+def test_grpo_mask_and_file_image_pages(new_pages, browser, tmp_path):
+    url, _ = new_pages
+    browser.get(url + "tokens?f=0/tokens.jsonl&n=0")
+    browser.find_element("link text", "grpo").click()
+    assert "mask=grpo" in browser.current_url
+    trained = browser.find_elements("css selector", ".tokens .tok.loss1")
+    untrained = browser.find_elements("css selector", ".tokens .tok.loss0")
+    assert trained and untrained and "trained (mask 1)" in _text(browser)
+    assert all("mask 1" in t.get_attribute("title") for t in trained)
+    _shot(browser, tmp_path, "tokens_grpo_mask")
+    browser.get(url + "episode?f=0/sqa.jsonl&n=0")
+    image = browser.find_element("css selector", "img.task-image")
+    assert browser.execute_script("return arguments[0].complete && arguments[0].naturalWidth", image) == 120
+    _shot(browser, tmp_path, "scienceqa_image")
