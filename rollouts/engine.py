@@ -6,12 +6,24 @@ back-end call, then all grounder prompts into another), then the envs step — i
 threads when `num_workers > 0`, for slow envs such as WebShop's browser mode. Finished episodes
 go to the trajectory store at once (flushed and fsynced), so a killed run resumes with `resume`.
 Domain differences live in envs and agents, never here.
+
+With `overlap_groups > 1` the episodes in flight are split into that many groups, each running
+the same act-then-step loop in its own thread: while one group's envs step, another group's
+generation is under way, and a slow env holds up only its own group. Where every model back-end
+of the agent is remote (`remote = True`, as `OpenAICompatBackend`), the groups' `act_batch` calls
+run at once, keeping the server busy; otherwise (a local model) they take turns, and only env
+steps overlap generation. An episode's trajectory does not depend on the grouping as long as a
+back-end's answer for a row does not depend on the other rows of its batch (a server at
+temperature 0, or seeded sampling per row).
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import queue
 import re
+import threading
 import time
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
@@ -77,10 +89,14 @@ class ExecutorOptions:
     """GPUs each actor reserves (e.g. 1 for a local model on CUDA, 0.5 for two small ones per GPU); Ray hides GPUs from actors that reserve none"""
     episode_timeout_s: float | None = 1800.0
     """an episode still running after this many seconds is stored as failed, with its cause (None in code: no limit)"""
+    overlap_groups: int = 1
+    """split the episodes in flight into this many groups, each stepping and generating in its own thread, so generation overlaps env steps (for server back-ends; raise api_max_concurrency to match); 1: one batch in lockstep"""
 
     def __post_init__(self) -> None:
         if self.executor not in ("local", "ray"):
             raise ValueError(f"executor must be 'local' or 'ray', got {self.executor!r}")
+        if self.overlap_groups < 1:
+            raise ValueError(f"overlap_groups must be >= 1, got {self.overlap_groups}")
         if self.ray_actors is not None and self.ray_actors < 1:
             raise ValueError(f"ray_actors must be >= 1, got {self.ray_actors}")
         if self.ray_gpus_per_actor < 0:
@@ -239,59 +255,137 @@ def run_episodes(episodes: Iterable[_Episode], agent: Policy, config: RolloutCon
 
     The loop without the store, so that the local executor and each Ray actor run the same code: the
     caller writes (or sends) what is yielded. `envs` maps (slot, job) to the caller's envs, kept across
-    calls and closed by the caller; `timings` gets the seconds spent in `env` and `agent` added.
+    calls and closed by the caller; `timings` gets the seconds spent in `env` and `agent` added
+    (summed over groups with `overlap_groups > 1`, so they may exceed the wall time).
     An episode whose reset, step or agent call raises, or that outlives `config.episode_timeout_s`
     (checked after each step), is yielded as failed (`end_reason="failed"`, `failure` = the cause)
     rather than ending the run: one broken task must not cost the other episodes.
     """
     pending = deque(episodes)
-    slots: list[_Running | None] = [None] * min(config.num_envs, max(1, len(pending)))
+    num_slots = min(config.num_envs, max(1, len(pending)))
+    groups = min(config.overlap_groups, num_slots)
     pool = ThreadPoolExecutor(config.num_workers) if config.num_workers else None
     try:
-        while pending or any(slots):
-            for slot in range(len(slots)):
-                while slots[slot] is None and pending:  # a failed reset frees the slot for the next episode
-                    episode = pending.popleft()
-                    try:
-                        slots[slot] = _start(episode, slot, agent, config, envs)
-                    except Exception as error:  # noqa: BLE001  (any failure of one episode is stored, see docstring)
-                        _drop_env(envs, slot, episode.job)
-                        yield _failed(episode, None, config, f"reset failed: {_cause(error)}")
-            active = [i for i, r in enumerate(slots) if r is not None]
-            if not active:
-                continue
-            tick = time.monotonic()
-            try:
-                actions = agent.act_batch([slots[i].observation for i in active], [slots[i].info for i in active], slots=active)
-            except Exception as error:  # noqa: BLE001  (the call served all of them, so all of them fail)
-                timings["agent"] += time.monotonic() - tick
-                for i in active:
-                    yield _failed(slots[i].episode, slots[i], config, f"agent failed on a batch of {len(active)}: {_cause(error)}")
-                    slots[i] = None
-                continue
-            timings["agent"] += time.monotonic() - tick
-            tick = time.monotonic()
-            step = lambda pair: _step_or_error(slots[pair[0]], pair[1])  # noqa: E731
-            outcomes = list(pool.map(step, zip(active, actions)) if pool else map(step, zip(active, actions)))
-            timings["env"] += time.monotonic() - tick
-            for slot, outcome in zip(active, outcomes):
-                running = slots[slot]
-                if isinstance(outcome, Exception):
-                    _drop_env(envs, slot, running.episode.job)
-                    yield _failed(running.episode, running, config, f"env.step failed: {_cause(outcome)}")
-                    slots[slot] = None
-                    continue
-                _record_agent_trace(agent, slot, running)
-                if outcome:
-                    yield _trajectory(running, config, agent, slot)
-                    slots[slot] = None
-                elif config.episode_timeout_s is not None and time.monotonic() - running.started > config.episode_timeout_s:
-                    yield _failed(running.episode, running, config,
-                                  f"episode timeout: still running after {config.episode_timeout_s:g} s ({len(running.steps)} steps)")
-                    slots[slot] = None
+        if groups == 1:
+            yield from _lockstep(list(range(num_slots)), pending, agent, config, envs, timings, pool)
+        else:
+            yield from _overlapped(groups, num_slots, pending, agent, config, envs, timings, pool)
     finally:
         if pool:
             pool.shutdown()
+
+
+def _overlapped(groups: int, num_slots: int, pending: deque, agent: Policy, config: RolloutConfig, envs: dict,
+                timings: dict[str, float], pool: ThreadPoolExecutor | None) -> Iterator[Trajectory]:
+    """`groups` lockstep loops over disjoint slots, one thread each, drawing from one queue of
+    episodes; their trajectories are yielded here, in this thread, as they end."""
+    done: queue.Queue = queue.Queue()
+    stop = threading.Event()
+    lock = threading.Lock()  # guards `timings` and `envs`
+    turn = contextlib.nullcontext() if calls_may_overlap(agent) else threading.Lock()  # a local model: one call at a time
+
+    def group(slot_ids: list[int]) -> None:
+        try:
+            for trajectory in _lockstep(slot_ids, pending, agent, config, envs, timings, pool, turn, lock, stop):
+                done.put(trajectory)
+        except BaseException as error:  # noqa: BLE001  (handed to the consuming thread, which raises it)
+            done.put(error)
+        finally:
+            done.put(None)
+
+    threads = [threading.Thread(target=group, args=(list(range(g, num_slots, groups)),), name=f"rollout-group-{g}", daemon=True)
+               for g in range(groups)]
+    for thread in threads:
+        thread.start()
+    try:
+        running = groups
+        while running:
+            item = done.get()
+            if item is None:
+                running -= 1
+            elif isinstance(item, BaseException):
+                raise item
+            else:
+                yield item
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join()
+
+
+def calls_may_overlap(agent: Policy) -> bool:
+    """Whether `agent.act_batch` may run in several threads at once (on disjoint slots): the agent
+    says so (`concurrent_act_batch`), or every model back-end of its modules is remote (`remote`),
+    where a call is an HTTP request and concurrent calls are what keeps a server busy."""
+    declared = getattr(agent, "concurrent_act_batch", None)
+    if declared is not None:
+        return bool(declared)
+    backends = [getattr(getattr(agent, module, None), "backend", None) for module in ("planner", "grounder")]
+    backends = [b for b in backends if b is not None]
+    return bool(backends) and all(getattr(b, "remote", False) is True for b in backends)
+
+
+def _take(pending: deque) -> _Episode | None:
+    try:
+        return pending.popleft()  # atomic: groups share the queue
+    except IndexError:
+        return None
+
+
+def _lockstep(slot_ids: list[int], pending: deque, agent: Policy, config: RolloutConfig, envs: dict, timings: dict[str, float],
+              pool: ThreadPoolExecutor | None, turn: Any = contextlib.nullcontext(), lock: Any = contextlib.nullcontext(),
+              stop: threading.Event | None = None) -> Iterator[Trajectory]:
+    """One batch in lockstep over the slots `slot_ids`: one `act_batch` call for every episode in
+    flight, then every env steps; a slot whose episode ends takes the next pending one. `turn` is
+    held around the agent's calls, `lock` around the shared `envs` and `timings`; `stop` ends the
+    loop between steps (the consumer went away)."""
+    slots: dict[int, _Running | None] = {slot: None for slot in slot_ids}
+
+    def spent(key: str, since: float) -> None:
+        with lock:
+            timings[key] += time.monotonic() - since
+
+    while (pending or any(slots.values())) and not (stop is not None and stop.is_set()):
+        for slot in slot_ids:
+            while slots[slot] is None and (episode := _take(pending)) is not None:  # a failed reset frees the slot
+                try:
+                    slots[slot] = _start(episode, slot, agent, config, envs, lock, turn)
+                except Exception as error:  # noqa: BLE001  (any failure of one episode is stored, see docstring)
+                    _drop_env(envs, slot, episode.job, lock)
+                    yield _failed(episode, None, config, f"reset failed: {_cause(error)}")
+        active = [i for i in slot_ids if slots[i] is not None]
+        if not active:
+            continue
+        tick = time.monotonic()
+        try:
+            with turn:
+                actions = agent.act_batch([slots[i].observation for i in active], [slots[i].info for i in active], slots=active)
+        except Exception as error:  # noqa: BLE001  (the call served all of them, so all of them fail)
+            spent("agent", tick)
+            for i in active:
+                yield _failed(slots[i].episode, slots[i], config, f"agent failed on a batch of {len(active)}: {_cause(error)}")
+                slots[i] = None
+            continue
+        spent("agent", tick)
+        tick = time.monotonic()
+        step = lambda pair: _step_or_error(slots[pair[0]], pair[1])  # noqa: E731
+        outcomes = list(pool.map(step, zip(active, actions)) if pool else map(step, zip(active, actions)))
+        spent("env", tick)
+        for slot, outcome in zip(active, outcomes):
+            running = slots[slot]
+            if isinstance(outcome, Exception):
+                _drop_env(envs, slot, running.episode.job, lock)
+                yield _failed(running.episode, running, config, f"env.step failed: {_cause(outcome)}")
+                slots[slot] = None
+                continue
+            _record_agent_trace(agent, slot, running)
+            if outcome:
+                yield _trajectory(running, config, agent, slot)
+                slots[slot] = None
+            elif config.episode_timeout_s is not None and time.monotonic() - running.started > config.episode_timeout_s:
+                yield _failed(running.episode, running, config,
+                              f"episode timeout: still running after {config.episode_timeout_s:g} s ({len(running.steps)} steps)")
+                slots[slot] = None
 
 
 def is_failed(trajectory: Trajectory) -> bool:
@@ -316,9 +410,10 @@ def _failed(episode: _Episode, running: _Running | None, config: RolloutConfig, 
                              time.monotonic() - running.started)
 
 
-def _drop_env(envs: dict[tuple[int, Job], gym.Env], slot: int, job: Job) -> None:
+def _drop_env(envs: dict[tuple[int, Job], gym.Env], slot: int, job: Job, lock: Any = contextlib.nullcontext()) -> None:
     """Close and forget an env that raised: its state is unknown, the slot's next episode gets a new one."""
-    env = envs.pop((slot, job), None)
+    with lock:
+        env = envs.pop((slot, job), None)
     if env is not None:
         try:
             env.close()
@@ -356,12 +451,17 @@ def _make_env(job: Job, config: RolloutConfig) -> gym.Env:
     return gym.make(job.env_id, disable_env_checker=True, **kwargs)
 
 
-def _start(episode: _Episode, slot: int, agent: Policy, config: RolloutConfig, envs: dict) -> _Running:
-    env = envs.get((slot, episode.job))
+def _start(episode: _Episode, slot: int, agent: Policy, config: RolloutConfig, envs: dict, lock: Any = contextlib.nullcontext(),
+           turn: Any = contextlib.nullcontext()) -> _Running:
+    with lock:
+        env = envs.get((slot, episode.job))
     if env is None:
-        env = envs[(slot, episode.job)] = _make_env(episode.job, config)
+        env = _make_env(episode.job, config)
+        with lock:
+            envs[(slot, episode.job)] = env
     observation, info = env.reset(seed=episode.key.seed, options={"task_index": episode.task_index})
-    agent.reset(observation, info, slot)
+    with turn:
+        agent.reset(observation, info, slot)
     running = _Running(episode, env, observation, info)
     _record_agent_trace(agent, slot, running)  # reset-time records are not part of any step
     return running

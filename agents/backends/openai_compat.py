@@ -24,7 +24,9 @@ Two kinds of server:
   (said once in the log; generations carry `token_ids=()` and `prompt_token_ids=None`). Text is
   cut at the first stop string here, since such servers may leave it in.
 
-Requests run with bounded concurrency; 429, 5xx and timeouts are retried with exponential backoff
+Requests run concurrently, at most `max_concurrency` in flight per back-end across all its callers
+(the rollout engine's overlap groups call it from several threads at once: `remote = True` tells it
+that it may); 429, 5xx and timeouts are retried with exponential backoff
 (other errors fail at once, with the server's message); responses larger than
 `max_response_bytes` are refused. Bad input is one clear line (`BackendError`): an unreachable
 server, a model the server does not serve (with the names it does serve, from `/v1/models`), a
@@ -81,7 +83,7 @@ class OpenAICompatConfig:
     api_key_env: str = "OPENAI_API_KEY"
     """name of the environment variable holding the API key (the key itself is never stored)"""
     max_concurrency: int = 8
-    """requests in flight at once"""
+    """requests in flight at once, over all threads calling this back-end"""
     max_prompts_per_request: int = 256
     """vllm: larger batches are split into requests of this many prompts (sent concurrently)"""
     max_retries: int = 4
@@ -164,8 +166,12 @@ class OpenAICompatBackend:
             allows only `generate` with ready prompt strings.
     """
 
+    remote = True
+    """calls are HTTP requests: the rollout engine may make them from several threads at once"""
+
     def __init__(self, config: OpenAICompatConfig = OpenAICompatConfig(), prompt_format: PromptFormat | None = None) -> None:
         self.config = config
+        self._in_flight = threading.BoundedSemaphore(config.max_concurrency)
         self.prompt_format = prompt_format
         self.name = config.model
         self.num_requests = 0
@@ -307,7 +313,8 @@ class OpenAICompatBackend:
             with self._lock:
                 self.num_requests += 1
             try:
-                raw = self._send(url, data)
+                with self._in_flight:
+                    raw = self._send(url, data)
                 return _json_object(raw, url)
             except urllib.error.HTTPError as error:
                 detail = _error_detail(error)
