@@ -24,6 +24,10 @@ Two kinds of server:
   (said once in the log; generations carry `token_ids=()` and `prompt_token_ids=None`). Text is
   cut at the first stop string here, since such servers may leave it in.
 
+Prefix caching is the server's job (vLLM: `--enable-prefix-caching`): the prompts of one module
+start with the same instruction and action block, byte for byte, whatever the row or the turn, and
+a conversation's next prompt extends its last one, so a caching server computes those tokens once.
+
 Requests run concurrently, at most `max_concurrency` in flight per back-end across all its callers
 (the rollout engine's overlap groups call it from several threads at once: `remote = True` tells it
 that it may); 429, 5xx and timeouts are retried with exponential backoff
