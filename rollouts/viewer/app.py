@@ -98,9 +98,11 @@ def create_app(catalog: Catalog, *, refresh_s: int = 5, image_roots: Sequence[st
         run, index = _episode(catalog, request.args)
         trajectory = run.trajectory(index)
         replay = shops.replay(run, trajectory) if trajectory.domain == "webshop" else None
+        found = images.image(run, trajectory) if trajectory.domain == "multimodal" else None
         return render_template(
             "episode.html", replay=replay, run=run, row=run.rows[index], t=trajectory, steps=step_lanes(run, trajectory, tokenizers),
-            gold=gold_plan(trajectory), image=images.image(run, trajectory).reason or None,
+            gold=gold_plan(trajectory), image=found.reason if found and found.reason else None,
+            image_source=found.source if found else "",
             end_reason=run.rows[index].end_reason, failure=run.rows[index].failure,
             count=run.num_episodes, index=index,
         )

@@ -375,7 +375,7 @@ def _tokens(tokenizer: Any | None, ids: Sequence[int], logprobs: Sequence[float]
         if tokenizer is None:
             text = str(token_id)
         elif 0 <= int(token_id) < size:
-            text = tokenizer.decode([int(token_id)])
+            text = tokenizer.decode([int(token_id)]).replace("\n", "↵\n")  # a newline token stays visible (and markable)
         else:
             text = f"[{token_id}?]"
         logprob = float(logprobs[position]) if position < len(logprobs) and logprobs[position] is not None else None
@@ -441,6 +441,8 @@ def count_changes(tasks: Iterable[ComparedTask]) -> dict[str, int]:
 class ImageLookup:
     png: bytes | None
     reason: str
+    source: str = ""
+    """the file the image was read from (empty for a re-drawn synthetic scene)"""
 
 
 IMAGE_SIDE = 512
@@ -524,7 +526,7 @@ class ImageRenderer:
         picture.thumbnail((IMAGE_SIDE, IMAGE_SIDE))
         buffer = io.BytesIO()
         picture.save(buffer, format="PNG")
-        return ImageLookup(buffer.getvalue(), "")
+        return ImageLookup(buffer.getvalue(), "", str(path))
 
     def _task_spec(self, run: LoadedRun, trajectory: Trajectory) -> str | None:
         config = (run.header or {}).get("config") or {}

@@ -254,4 +254,6 @@ def test_grpo_mask_and_file_image_pages(new_pages, browser, tmp_path):
     browser.get(url + "episode?f=0/sqa.jsonl&n=0")
     image = browser.find_element("css selector", "img.task-image")
     assert browser.execute_script("return arguments[0].complete && arguments[0].naturalWidth", image) == 120
+    assert "image file" in _text(browser) and "test/5/image.png" in _text(browser)
     _shot(browser, tmp_path, "scienceqa_image")
+    browser.get("about:blank")  # no keep-alive connection left to hold the server's close
