@@ -29,6 +29,10 @@ _USER = "<|user|>\n"
 _ASSISTANT = "<|assistant|>\n"
 
 
+class _Server(ThreadingHTTPServer):
+    request_queue_size = 256  # the default backlog of 5 drops connections beyond it, and clients retry a second later
+
+
 class StubServer:
     """A vLLM-shaped completions server on a free loopback port, in a thread (see the module docstring).
 
@@ -73,7 +77,7 @@ class StubServer:
                 self.end_headers()
                 self.wfile.write(data)
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd = _Server(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
         self._thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
