@@ -45,6 +45,7 @@ def create_app(catalog: Catalog, *, refresh_s: int = 5, image_roots: Sequence[st
     tokenizers, images = TokenizerCache(), ImageRenderer(roots=allowed)
     shops = ShopReplays()
     app.wsgi_app = shops.mount(app.wsgi_app)  # type: ignore[method-assign]  # /shop/...: the read-only shop
+    app.extensions["lumos_shop_replays"] = shops  # whoever stops the viewer closes its replay envs
 
     @app.before_request
     def _guard() -> Any:

@@ -44,7 +44,11 @@ def run_view(config: ViewConfig) -> int:
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     catalog = Catalog.from_paths(config.paths)
-    server = ViewerServer(create_app(catalog, refresh_s=config.refresh_s, image_roots=config.image_root), port=config.port).start()
+    app = create_app(catalog, refresh_s=config.refresh_s, image_roots=config.image_root)
+    server = ViewerServer(app, port=config.port).start()
     print(f"lumos view: {len(catalog.files())} trajectory files at {server.url}  (Ctrl-C stops)", flush=True)
-    server.serve_for(config.duration_s)
+    try:
+        server.serve_for(config.duration_s)
+    finally:
+        app.extensions["lumos_shop_replays"].close()
     return 0

@@ -72,6 +72,13 @@ class ShopReplays:
         self._done: "OrderedDict[str, ShopReplay]" = OrderedDict()
         self._lock = threading.Lock()
 
+    def close(self) -> None:
+        """Close the replay envs (their executors' worker processes)."""
+        with self._lock:
+            envs, self._envs = list(self._envs.values()), {}
+        for env in envs:
+            env.close()
+
     def mount(self, viewer_wsgi: Callable[..., Iterable[bytes]]) -> Callable[..., Iterable[bytes]]:
         """A WSGI app sending the shop's paths to the read-only shop and the rest to the viewer."""
 

@@ -209,9 +209,11 @@ def new_pages(tmp_path_factory):
     models = {m: {"name": "tiny", "tokenizer": str(root / "tok")} for m in ("planner", "grounder")}
     with TrajectoryWriter(runs / "tokens.jsonl", {"agent_info": {"models": models}}) as writer:
         writer.write(math)
-    server = ViewerServer(create_app(Catalog.from_paths([runs]), refresh_s=0, image_roots=[sqa])).start()
+    app = create_app(Catalog.from_paths([runs]), refresh_s=0, image_roots=[sqa])
+    server = ViewerServer(app).start()
     yield server.url, shop_episodes
     server.close()
+    app.extensions["lumos_shop_replays"].close()
 
 
 def test_webshop_step_opens_in_the_read_only_shop_and_buy_is_refused(new_pages, browser, tmp_path):
