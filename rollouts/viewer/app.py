@@ -20,7 +20,7 @@ from rollouts.viewer.shop import ShopReplays
 from rollouts.viewer.catalog import Catalog, LoadedRun, PathRefused, is_live, refuse_traversal
 from rollouts.viewer.views import (
     LOGPROB_BUCKETS, EpisodeFilter, ImageRenderer, TokenizerCache, compare_runs, count_changes, filter_choices, first_divergence,
-    MASK_KINDS, generation_tokens, gold_plan, grpo_masks, matching_episodes, step_lanes, suite_lines,
+    MASK_KINDS, generation_tokens, gold_plan, grpo_masks, sft_masks, matching_episodes, step_lanes, suite_lines,
 )
 
 logger = logging.getLogger(__name__)
@@ -116,7 +116,9 @@ def create_app(catalog: Catalog, *, refresh_s: int = 5, image_roots: Sequence[st
         if mask and mask not in MASK_KINDS:
             raise LookupError(f"mask must be one of {', '.join(MASK_KINDS)}, got {mask[:40]!r}")
         rows, mask_reason = grpo_masks(run, trajectory, tokenizers) if mask == "grpo" else ({}, "")
-        return render_template("tokens.html", run=run, row=run.rows[index], index=index, mask=mask, mask_reason=mask_reason,
+        sft_rows, sft_reason = sft_masks(run, trajectory, tokenizers) if mask == "sft" else ([], "")
+        return render_template("tokens.html", run=run, row=run.rows[index], index=index, mask=mask,
+                               mask_reason=mask_reason or sft_reason, sft_rows=sft_rows,
                                masks=MASK_KINDS, generations=generation_tokens(run, trajectory, tokenizers, rows),
                                buckets=LOGPROB_BUCKETS)
 

@@ -309,8 +309,45 @@ class GenerationTokens:
     """tokens the training row appends after the sampled ones (GRPO's EOS after a stop, mask 0)"""
 
 
-MASK_KINDS = ("grpo",)
-"""the loss masks the tokens page can show (`?mask=grpo`)"""
+MASK_KINDS = ("sft", "grpo")
+"""the loss masks the tokens page can show (`?mask=sft`, `?mask=grpo`)"""
+
+
+@dataclass
+class SftRowView:
+    """One SFT row `lumos train` would build from the episode: its file name and its tokens with the assistant mask."""
+
+    name: str
+    tokens: list[TokenView]
+
+
+def sft_masks(run: LoadedRun, trajectory: Trajectory, tokenizers: TokenizerCache) -> tuple[list[SftRowView], str]:
+    """The SFT rows of an episode as training builds them: `rollouts.sft_data.trajectory_records`
+    (its defaults: successful episodes only) then `rollouts.chat_format.tokenize_conversation` with
+    the chat format `resolve_chat_format` picks for the recorded tokenizer; the mask is its
+    `assistant_masks` (1 on the assistant turns, the loss `assistant_only_loss` keeps)."""
+    from rollouts.chat_format import resolve_chat_format, tokenize_conversation
+    from rollouts.sft_data import trajectory_records
+
+    loaded = tokenizers.for_role(run, trajectory, "planner")
+    if loaded.tokenizer is None:
+        return [], f"the SFT mask needs the tokenizer: {loaded.reason}"
+    try:
+        records = trajectory_records([trajectory])
+        if not any(records.values()):
+            return [], "rollouts.sft_data builds no SFT row from this episode (it keeps successful episodes whose steps are valid)"
+        chat = resolve_chat_format(loaded.tokenizer, None, loaded.source)
+        rows = []
+        for name, found in records.items():
+            for record in found:
+                built = tokenize_conversation(loaded.tokenizer, chat, [dict(m) for m in record["messages"]])
+                tokens = _tokens(loaded.tokenizer, built["input_ids"], [])
+                for view, value in zip(tokens, built["assistant_masks"]):
+                    view.loss = int(value)
+                rows.append(SftRowView(name, tokens))
+    except (ValueError, KeyError, TypeError) as error:
+        return [], f"no SFT rows: {type(error).__name__}: {str(error)[:200]}"
+    return rows, ""
 
 
 def grpo_masks(run: LoadedRun, trajectory: Trajectory, tokenizers: TokenizerCache) -> tuple[dict[int, dict[str, Any]], str]:

@@ -370,3 +370,33 @@ def test_image_root_flag():
 
     with pytest.raises(ValueError, match="--image-root /nowhere/at/all: not a folder"):
         ViewConfig(paths=["."], image_root=["/nowhere/at/all"])
+
+
+def test_tokens_page_shows_the_sft_rows_and_their_mask(tmp_path):
+    """`?mask=sft`: the rows `rollouts.sft_data` + `chat_format.tokenize_conversation` build, the
+    assistant turns (subgoal, action) with mask 1 and the rest 0; a failed episode builds none."""
+    from agents.backends.tiny import train_tokenizer
+    from rollouts.engine import Job, RolloutConfig, run_rollouts
+    from rollouts.policies import AgentConfig, make_agent
+    from rollouts.store import read_trajectories
+
+    agent = AgentConfig(agent="oracle")
+    run_rollouts(RolloutConfig(jobs=[Job("lumos/Math-v0", limit=1)], out=str(tmp_path / "o.jsonl"), reveal_gold=True,
+                               agent_info=agent.info(), progress=False), make_agent(agent))
+    header, (episode,) = read_trajectories(tmp_path / "o.jsonl")
+    text = " ".join([episode.question, *(s.subgoal or "" for s in episode.steps), *(s.action for s in episode.steps)])
+    tokenizer = train_tokenizer([text] * 4, vocab_size=400)
+    tokenizer.save_pretrained(tmp_path / "tok")
+    models = {m: {"name": "tiny", "tokenizer": str(tmp_path / "tok")} for m in ("planner", "grounder")}
+    config = {**header["config"], "agent_info": {"models": models}}
+    _write(tmp_path / "runs" / "sft.jsonl", [episode, _trajectory("bad", success=False)], config)
+    client = _client(tmp_path / "runs")
+    page = html.unescape(client.get("/tokens?f=0/sft.jsonl&n=0&mask=sft", headers=HOST).data.decode())
+    assert "SFT row 1" in page
+    trained = "".join(re.findall(r'<span class="tok sft1 loss1"[^>]*>(.*?)</span>', page, flags=re.S))
+    untrained = "".join(re.findall(r'<span class="tok prompt loss0"[^>]*>(.*?)</span>', page, flags=re.S))
+    first = episode.steps[0]
+    assert first.subgoal.replace(" ", "") in trained.replace(" ", "").replace("↵", "")  # the planner's answer is trained
+    assert episode.question.split()[0] in untrained  # the user turn carries no loss
+    failed = client.get("/tokens?f=0/sft.jsonl&n=1&mask=sft", headers=HOST).data.decode()
+    assert "builds no SFT row from this episode" in failed

@@ -253,6 +253,9 @@ def test_grpo_mask_and_file_image_pages(new_pages, browser, tmp_path):
     assert trained and untrained and "trained (mask 1)" in _text(browser)
     assert all("mask 1" in t.get_attribute("title") for t in trained)
     _shot(browser, tmp_path, "tokens_grpo_mask")
+    browser.find_element("link text", "sft").click()
+    assert "mask=sft" in browser.current_url and ("SFT row 1" in _text(browser) or "builds no SFT row" in _text(browser))
+    _shot(browser, tmp_path, "tokens_sft_mask")
     browser.get(url + "episode?f=0/sqa.jsonl&n=0")
     image = browser.find_element("css selector", "img.task-image")
     assert browser.execute_script("return arguments[0].complete && arguments[0].naturalWidth", image) == 120
