@@ -6,6 +6,11 @@ that allows nothing but this origin's stylesheet and images (there is no JavaScr
 runs page refreshes with `<meta http-equiv="refresh">`), and Jinja2 autoescapes every template, so
 trajectory text (model output, web pages, `<script>`) is always shown as text. Paths in URLs go
 through `Catalog.resolve`, which refuses anything outside the paths the viewer was given.
+
+`/shop/...` and `/static/shop.css` are not this app's: they go to the shop's own app in read-only
+mode (`rollouts.viewer.shop`), with the shop's gate and CSP; it never serves the done page.
+The tokens page takes `?mask=sft|grpo`: the loss mask of the rows training builds from the
+episode, computed by the training code itself (`rollouts.sft_data`, `rollouts.grpo`).
 """
 
 from __future__ import annotations
