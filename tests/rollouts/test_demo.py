@@ -27,7 +27,7 @@ def test_sizes_follow_the_model_unless_given():
     assert DemoConfig(model="smollm2", heldout_tasks=20).heldout_tasks == 20
     assert estimate(small)["eval_episodes"] < estimate(tiny)["eval_episodes"] / 5
     names = [s.name for s in demo_suites(small)]
-    assert names[5:8] == ["math/svamp-like", "math/linear-equation", "math/gsm8k-sample"]
+    assert {"math/svamp-like", "math/linear-equation", "math/gsm8k-sample"} <= set(names)
     with pytest.raises(ValueError, match="--heldout-tasks must be >= 1"):
         DemoConfig(heldout_tasks=0)
 
