@@ -3,6 +3,7 @@ smollm2 sizes and LoRA training settings, and the headline (held-out maths besid
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,7 @@ def test_smollm2_estimate_prints_before_anything_runs(tmp_path, capsys):
     out = tmp_path / "demo"
     assert main(["demo", "--model", "smollm2", "--estimate-only", "--out", str(out)]) == 0
     line = capsys.readouterr().out.strip()
-    assert __import__("re").match(r"lumos demo: SmolLM2-135M-Instruct planner\+grounder \(LoRA\); about \d+ oracle training episodes, 8 min of training", line)
+    assert re.match(r"lumos demo: SmolLM2-135M-Instruct planner\+grounder \(LoRA\); about \d+ oracle training episodes, 8 min of training", line)
     assert "estimated" in line and line.endswith("min on 2 CPU cores") and not out.exists()
 
 

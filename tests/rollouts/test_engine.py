@@ -11,6 +11,7 @@ import time
 
 import pytest
 
+from lumos_envs.tasks.synthetic_math import MATH_FAMILIES
 from rollouts.engine import Job, RolloutConfig, run_rollouts
 from rollouts.store import StoreError, read_trajectories
 from tests.rollouts.engine_policies import GoldLinePolicy
@@ -86,7 +87,7 @@ def test_oracle_lumos_agent_through_the_engine_records_module_calls(tmp_path):
 
     config = _config(tmp_path, jobs=[Job("lumos/Math-v0", "synthetic:math_train?size=2")], samples=1, num_envs=5)
     result = run_rollouts(config, OracleAgent())
-    trained = sum(1 for info in __import__('lumos_envs.tasks.synthetic_math', fromlist=['x']).MATH_FAMILIES.values() if info.split == 'train')
+    trained = sum(1 for info in MATH_FAMILIES.values() if info.split == "train")
     assert result.episodes == 2 * trained and result.success_rate == 1.0
     _, trajectories = read_trajectories(tmp_path / "r.jsonl")
     trajectory = trajectories[0]

@@ -95,16 +95,19 @@ def _essence(path: Path) -> list[tuple]:
 
 
 def test_oracle_on_ray_gives_the_local_trajectories_and_resumes_across_executors(ray_cluster, tmp_path):
+    from lumos_envs.tasks.synthetic_math import MATH_FAMILIES
+
+    episodes = 2 * (sum(1 for info in MATH_FAMILIES.values() if info.split == "train") + 2)  # _config's jobs, 2 samples each
     local = run_rollouts(_config(tmp_path / "local.jsonl"), ORACLE)
     remote = run_rollouts(_config(tmp_path / "ray.jsonl", executor="ray", ray_actors=2), ORACLE)
-    assert remote.episodes == local.episodes == 16 and remote.successes == 16 and remote.failures == 0
+    assert remote.episodes == local.episodes == episodes and remote.successes == episodes and remote.failures == 0
     assert _essence(tmp_path / "ray.jsonl") == _essence(tmp_path / "local.jsonl")
-    assert len({key for key, *_ in _essence(tmp_path / "ray.jsonl")}) == 16
+    assert len({key for key, *_ in _essence(tmp_path / "ray.jsonl")}) == episodes
     header_local, _ = read_trajectories(tmp_path / "local.jsonl")
     header_ray, _ = read_trajectories(tmp_path / "ray.jsonl")
     assert header_ray["config_hash"] == header_local["config_hash"], "the executor is not part of the run's identity"
     again = run_rollouts(_config(tmp_path / "ray.jsonl", resume=True), ORACLE)  # the local executor continues a Ray file
-    assert again.episodes == 0 and again.skipped == 16
+    assert again.episodes == 0 and again.skipped == episodes
 
 
 @pytest.fixture(scope="module")
