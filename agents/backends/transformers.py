@@ -28,17 +28,16 @@ is refused with a `BackendError` that says so. A generation cut by its length li
 
 from __future__ import annotations
 
-import copy
 import importlib.util
 import logging
 import re
-from collections import OrderedDict
 from pathlib import Path
 from typing import Any, Literal, Sequence
 
 from lumos_envs.protocols import Generation
 
 from agents.backends.base import BackendError, Conversation
+from agents.backends.kv_reuse import KVStore
 from agents.backends.serialise import adds_special_tokens as _adds_special_tokens
 from agents.backends.serialise import MIN_ROOM, fit_conversation, format_conversation, record_prompt_style, resolve_prompt_style
 
@@ -64,7 +63,7 @@ class TransformersBackend:
     def __init__(self, model: Any, tokenizer: Any, *, batch_size: int = 16, prompt_style: PromptStyle | None = None,
                  chat_format: PromptStyle | None = None, name: str = "", record: dict[str, Any] | None = None,
                  prefix_reuse: bool = True, prefix_cache_size: int = 8, min_prefix_tokens: int = 32,
-                 batching: str = "padded") -> None:
+                 batching: str = "padded", conversation_cache_size: int = 64) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         style = prompt_style or chat_format or "auto"
@@ -92,13 +91,19 @@ class TransformersBackend:
         self._warned_cut = False
         if prefix_cache_size < 1:
             raise ValueError(f"prefix_cache_size must be >= 1, got {prefix_cache_size}")
+        if conversation_cache_size < 0:
+            raise ValueError(f"conversation_cache_size must be >= 0, got {conversation_cache_size}")
         self.prefix_reuse = prefix_reuse
         """compute the KV cache of a batch's shared prompt prefix once and reuse it (see `_prefix_cache`)"""
         self.prefix_cache_size = prefix_cache_size
         """prefix caches kept (least recently used dropped first): bounds memory"""
         self.min_prefix_tokens = min_prefix_tokens
         """shorter shared prefixes are not worth a cache"""
-        self._prefixes: "OrderedDict[tuple[int, ...], Any]" = OrderedDict()
+        self.conversation_cache_size = conversation_cache_size
+        """generated rows whose keys and values are kept so that their conversation's next turn computes
+        only its new tokens (least recently used dropped first; 0 keeps none): bounds memory"""
+        self.kv = KVStore(prefix_cache_size, conversation_cache_size)
+        """the cached sequences (see `agents.backends.kv_reuse`)"""
         self._hint = 0
         self.prefix_tokens_reused = 0
         """prompt tokens not recomputed thanks to prefix reuse, so far"""
@@ -129,6 +134,7 @@ class TransformersBackend:
         prefix_reuse: bool = True,
         prefix_cache_size: int = 8,
         batching: str = "padded",
+        conversation_cache_size: int = 64,
     ) -> "TransformersBackend":
         """Load a model and tokenizer (remote code only when asked); every bad input is one clear line."""
         from transformers import AutoModelForCausalLM
@@ -170,7 +176,8 @@ class TransformersBackend:
         if record is not None:
             info["record"] = record.to_json()
         return cls(model, tok, batch_size=batch_size, prompt_style=style, name=name_or_path, record=info,
-                   prefix_reuse=prefix_reuse, prefix_cache_size=prefix_cache_size, batching=batching)
+                   prefix_reuse=prefix_reuse, prefix_cache_size=prefix_cache_size, batching=batching,
+                   conversation_cache_size=conversation_cache_size)
 
     # -- chat -----------------------------------------------------------------------------------
 
@@ -274,26 +281,31 @@ class TransformersBackend:
         from transformers import GenerationConfig as HFGenerationConfig
         from transformers import LogitsProcessorList
 
+        from agents.backends import kv_reuse
+
         rows = [ids for ids in prompts for _ in range(n)]  # n samples as n rows: they share the prompt's cache
         pad = self.tokenizer.pad_token_id
         longest = max(len(p) for p in rows)
         room = self._room(longest)
         budget = max_new_tokens if room is None else max(1, min(max_new_tokens, room))
-        shared = self._shared_prefix(rows)
-        cache = self._prefix_cache(tuple(rows[0][:shared]), len(rows)) if shared else None
-        if cache is None:
-            shared = 0
-        width = longest - shared
-        input_ids = torch.full((len(rows), shared + width), pad, dtype=torch.long)
-        attention = torch.zeros((len(rows), shared + width), dtype=torch.long)
-        if shared:  # the prefix, then each row's left-padded rest: positions follow the mask, pads are masked
-            input_ids[:, :shared] = torch.tensor(rows[0][:shared], dtype=torch.long)
-            attention[:, :shared] = 1
-        for row, ids in enumerate(rows):
-            rest = ids[shared:]
-            if rest:
-                input_ids[row, shared + width - len(rest):] = torch.tensor(rest, dtype=torch.long)
-                attention[row, shared + width - len(rest):] = 1
+        matches = self._matches(rows)
+        cached = max(length for _, length in matches)
+        width = max(len(ids) - length for ids, (_, length) in zip(rows, matches))
+        total = cached + width
+        # Columns [0, cached) hold each row's cached tokens right-aligned, columns [cached, total) its
+        # uncomputed rest left-padded: pads anywhere are masked and positions follow the mask.
+        input_ids = torch.full((len(rows), total), pad, dtype=torch.long)
+        attention = torch.zeros((len(rows), total), dtype=torch.long)
+        for row, (ids, (_, length)) in enumerate(zip(rows, matches)):
+            if length:
+                input_ids[row, cached - length:cached] = torch.tensor(ids[:length], dtype=torch.long)
+                attention[row, cached - length:cached] = 1
+            rest = ids[length:]
+            input_ids[row, total - len(rest):] = torch.tensor(rest, dtype=torch.long)
+            attention[row, total - len(rest):] = 1
+        template = next((entry for entry, length in matches if entry is not None and length), None)
+        cache = kv_reuse.assemble(matches, template, self.model.config) if cached and template is not None else None
+        self.prefix_tokens_reused += sum(length for _, length in matches)
         sample = temperature > 0
         config = HFGenerationConfig(
             max_new_tokens=budget,
@@ -313,10 +325,94 @@ class TransformersBackend:
             result = self.model.generate(input_ids=input_ids.to(device), attention_mask=attention.to(device), generation_config=config,
                                          tokenizer=self.tokenizer, logits_processor=LogitsProcessorList([recorder]), **extra)
         sequences = result.sequences if hasattr(result, "sequences") else result
-        new_tokens = sequences[:, shared + width:].cpu()
+        new_tokens = sequences[:, total:].cpu()
         logprobs = recorder.finish(sequences).cpu()
         generations = [self._to_generation(new_tokens[i].tolist(), logprobs[i].tolist(), stop, rows[i]) for i in range(len(rows))]
+        if self.prefix_reuse and self.kv.conversation_size:
+            self._keep_conversations(getattr(result, "cache", None), attention, rows, generations, matches, total)
         return [generations[i * n : (i + 1) * n] for i in range(len(prompts))]
+
+    def _matches(self, rows: list[list[int]]) -> list[tuple[Any, int]]:
+        """Per row, the cached sequence it starts with and how many of its ids to take from it.
+
+        Each row keeps at least one id to compute. A conversation generated before continues from
+        its own cache; otherwise the batch's shared prefix (`_shared_prefix`) is computed once and
+        cached. Matches shorter than `min_prefix_tokens` are not worth a cache.
+        """
+        if not self.prefix_reuse:
+            return [(None, 0)] * len(rows)
+        matches = [self.kv.longest(ids, len(ids) - 1) for ids in rows]
+        shared = self._shared_prefix(rows)
+        if shared >= self.min_prefix_tokens and any(length < shared for _, length in matches):
+            prefix = self._prefix_entry(tuple(rows[0][:shared]))
+            if prefix is None:
+                return [(None, 0)] * len(rows)
+            matches = [(entry, length) if length >= shared else (prefix, shared) for entry, length in matches]
+        return [(entry, length) if length >= self.min_prefix_tokens else (None, 0) for entry, length in matches]
+
+    def _shared_prefix(self, rows: list[list[int]]) -> int:
+        """Length of the batch's shared prefix worth caching (each row keeps at least one token to compute).
+
+        Several different rows: the prefix they all share. One prompt (one episode at a time, or n
+        samples of it): its static head (`_static_prefix`), never the whole prompt, which no later
+        call would share."""
+        first = rows[0]
+        limit = min(len(r) for r in rows) - 1
+        if len(set(map(tuple, rows))) == 1:
+            return min(self._hint, limit)
+        length = 0
+        while length < limit and all(r[length] == first[length] for r in rows):
+            length += 1
+        return length
+
+    def _prefix_entry(self, prefix: tuple[int, ...]) -> Any:
+        """The cached keys and values of a shared prefix, computed once (LRU-bounded), or None where the
+        model's cache cannot be reused (then reuse is switched off with a warning).
+
+        The LUMOS grounder's instruction and action block and the chat header are the same for
+        every row and step, so their keys and values are computed once (transformers' own
+        `DynamicCache`, reused as its prompt-reuse recipe does) instead of once per row per step.
+        """
+        import torch
+
+        from agents.backends import kv_reuse
+
+        entry = self.kv.prefixes.get(prefix)
+        if entry is not None:
+            self.kv.prefixes.move_to_end(prefix)
+            return entry
+        try:
+            with torch.no_grad():
+                out = self.model(input_ids=torch.tensor([prefix], device=self.model.device), use_cache=True)
+            cache = out.get("cache") if out.get("cache") is not None else out.get("past_key_values")
+            if cache is None or not kv_reuse.supports(cache):
+                raise TypeError(f"its cache ({type(cache).__name__}) is not a DynamicCache of full-attention layers")
+        except (TypeError, ValueError, RuntimeError, AttributeError) as error:
+            logger.warning("prefix reuse is off for %s: %s", self.name or "the model", error)
+            self.prefix_reuse = False
+            return None
+        positions = torch.arange(len(prefix), device=self.model.device)
+        return self.kv.add_prefix(prefix, kv_reuse.layers_of(cache, 0, positions))
+
+    def _keep_conversations(self, cache: Any, attention: Any, rows: list[list[int]], generations: list[Generation],
+                            matches: list[tuple[Any, int]], total: int) -> None:
+        """Keep each row's keys and values (prompt and kept tokens but the last, which was never fed),
+        so the conversation's next turn computes only its new tokens."""
+        import torch
+
+        from agents.backends import kv_reuse
+
+        if cache is None or not kv_reuse.supports(cache):
+            return
+        length = cache.get_seq_length()
+        for row, (ids, generation, (entry, matched)) in enumerate(zip(rows, generations, matches)):
+            fed = list(generation.token_ids[:-1])
+            prompt_positions = torch.nonzero(attention[row], as_tuple=False).flatten()
+            generated = torch.arange(total, min(total + len(fed), length))
+            if generated.numel() != len(fed) or prompt_positions.numel() != len(ids):
+                continue
+            positions = torch.cat([prompt_positions, generated]).to(cache.layers[0].keys.device)
+            self.kv.add_conversation(list(ids) + fed, kv_reuse.layers_of(cache, row, positions), extends=entry, extended_length=matched)
 
     def _generate_continuous(self, prompts: list[list[int]], max_new_tokens: int, stop: list[str]) -> list[list[Generation]]:
         """All rows through transformers' `generate_batch` at once, greedily.
@@ -349,57 +445,6 @@ class TransformersBackend:
                 raise RuntimeError(f"continuous batching failed on a row: {str(output.error).splitlines()[0]}")
             generations.append([self._to_generation(list(output.generated_tokens), list(output.logprobs or []), stop, prompt)])
         return generations
-
-    def _shared_prefix(self, rows: list[list[int]]) -> int:
-        """Length of the prefix to take from the cache (each row keeps at least one token to compute).
-
-        Several rows: the prefix they all share. One row (one episode at a time): the longest cached
-        prefix it starts with, else its static head (`_static_prefix`), never the whole prompt,
-        which no later call would share."""
-        if not self.prefix_reuse:
-            return 0
-        first = rows[0]
-        limit = min(len(r) for r in rows) - 1
-        if len(set(map(tuple, rows))) == 1:  # one prompt (or n samples of it): nothing to share between rows
-            known = [len(k) for k in self._prefixes if len(k) <= limit and tuple(first[: len(k)]) == k]
-            length = max(known, default=min(self._hint, limit))
-        else:
-            length = 0
-            while length < limit and all(r[length] == first[length] for r in rows):
-                length += 1
-        return length if length >= self.min_prefix_tokens else 0
-
-    def _prefix_cache(self, prefix: tuple[int, ...], batch: int) -> Any:
-        """A batch-sized copy of the prefix's KV cache, computed once per prefix (LRU-bounded).
-
-        The LUMOS grounder's instruction and action block and the chat header are the same for
-        every row and step, so their keys and values are computed once (transformers' own
-        `DynamicCache`, reused as its prompt-reuse recipe does) instead of once per row per step.
-        Returns None where the model's cache cannot be reused this way (then nothing is reused).
-        """
-        import torch
-
-        cached = self._prefixes.get(prefix)
-        if cached is None:
-            try:
-                with torch.no_grad():
-                    out = self.model(input_ids=torch.tensor([prefix], device=self.model.device), use_cache=True)
-                cached = out.get("cache") if out.get("cache") is not None else out.get("past_key_values")
-                if cached is None or not hasattr(cached, "batch_repeat_interleave"):
-                    raise TypeError("no reusable cache")
-            except (TypeError, ValueError, RuntimeError, AttributeError) as error:
-                logger.warning("prefix reuse is off for %s: %s", self.name or "the model", error)
-                self.prefix_reuse = False
-                return None
-            self._prefixes[prefix] = cached
-            while len(self._prefixes) > self.prefix_cache_size:
-                self._prefixes.popitem(last=False)
-        self._prefixes.move_to_end(prefix)
-        copy_ = copy.deepcopy(cached)
-        if batch > 1:
-            copy_.batch_repeat_interleave(batch)
-        self.prefix_tokens_reused += len(prefix) * batch
-        return copy_
 
     def _to_generation(self, ids: list[int], logprobs: list[float], stop: Sequence[str], prompt_ids: list[int]) -> Generation:
         """Cut the sampled ids where the generation ended, and its text at the stop string."""
