@@ -110,12 +110,25 @@ class AgentConfig:
     torch_threads: int = 1
     """CPU threads for local models; 1 by default because small-batch generation gains little from
     more and slows down badly when the cores are shared (envs, tool workers, other jobs)"""
+    conversation_cache: int = 64
+    """local models: conversations whose KV cache is kept between turns, so that a turn computes
+    only its new tokens (least recently used dropped first; bounds memory; 0 keeps none)"""
+    batching: Literal["padded", "continuous"] = "padded"
+    """local models: `padded` batches through `generate` with prefix and conversation KV reuse;
+    `continuous` uses transformers' continuous batching (rows leave the batch as they finish,
+    prefix blocks shared; greedy decoding only)"""
 
     def __post_init__(self) -> None:
         if self.demonstrations not in ("auto", "on", "off"):
             raise ValueError(f"demonstrations must be 'auto', 'on' or 'off', got {self.demonstrations!r}")
         if self.max_new_tokens < 1:
             raise ValueError(f"max_new_tokens must be >= 1, got {self.max_new_tokens}")
+        if self.conversation_cache < 0:
+            raise ValueError(f"conversation_cache must be >= 0, got {self.conversation_cache}")
+        if self.batching not in ("padded", "continuous"):
+            raise ValueError(f"batching must be 'padded' or 'continuous', got {self.batching!r}")
+        if self.batching == "continuous" and self.temperature > 0:
+            raise ValueError("batching 'continuous' decodes greedily only: use --temperature 0 or --batching padded")
         if self.agent != "oracle":
             for module in ("planner", "grounder"):
                 settings = self.module(module)  # type: ignore[arg-type]
@@ -202,11 +215,13 @@ def load_module_backend(settings: ModuleSettings, config: AgentConfig) -> tuple[
     path = resolve_model(str(settings.model))
     record = read_model_record(path) if Path(path).is_dir() else None
     if record is not None and record.tiny is not None:
-        return load_tiny_backend(path, batch_size=config.batch_size), True
+        return load_tiny_backend(path, batch_size=config.batch_size, conversation_cache_size=config.conversation_cache,
+                                 batching=config.batching), True
     style = None if settings.prompt_style == "auto" else settings.prompt_style
     return TransformersBackend.from_pretrained(
         path, device=settings.device, dtype=settings.dtype, device_map=settings.device_map, revision=settings.revision,
         batch_size=config.batch_size, prompt_style=style,  # type: ignore[arg-type]
+        conversation_cache_size=config.conversation_cache, batching=config.batching,
     ), False
 
 

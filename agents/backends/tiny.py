@@ -197,7 +197,8 @@ def write_tiny_options(path: str | Path, options: dict[str, Any], made_by: str =
     write_model_record(path, record)
 
 
-def load_tiny_backend(path: str | Path, *, batch_size: int = 16, number_placeholders: bool | None = None) -> Any:
+def load_tiny_backend(path: str | Path, *, batch_size: int = 16, number_placeholders: bool | None = None,
+                      conversation_cache_size: int = 64, batching: str = "padded") -> Any:
     """A `TransformersBackend` over a saved tiny model (its template is the Tulu format).
 
     `number_placeholders=None` follows the folder's recorded tiny options; when on, the back-end is
@@ -205,7 +206,8 @@ def load_tiny_backend(path: str | Path, *, batch_size: int = 16, number_placehol
     """
     from agents.backends.transformers import TransformersBackend
 
-    backend = TransformersBackend.from_pretrained(str(path), batch_size=batch_size, chat_format="template")
+    backend = TransformersBackend.from_pretrained(str(path), batch_size=batch_size, chat_format="template",
+                                                  conversation_cache_size=conversation_cache_size, batching=batching)
     if number_placeholders is None:
         number_placeholders = bool(read_tiny_options(path).get("number_placeholders", False))
     return NumberPlaceholders(backend) if number_placeholders else backend

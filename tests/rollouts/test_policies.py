@@ -55,3 +55,15 @@ def test_demonstrations_can_be_forced_on_for_any_model(tiny_dir):
     assert agent.demonstrations == lumos_demonstrations("iterative")
     with pytest.raises(ValueError, match="demonstrations"):
         AgentConfig(demonstrations="yes")  # type: ignore[arg-type]
+
+
+def test_kv_reuse_and_batching_settings_reach_the_back_end(tiny_dir):
+    agent = make_agent(AgentConfig(agent="lumos", model=tiny_dir, conversation_cache=3))
+    backend = getattr(agent.planner.backend, "inner", agent.planner.backend)
+    assert backend.kv.conversation_size == 3 and backend.batching == "padded"
+    continuous = make_agent(AgentConfig(agent="lumos", model=tiny_dir, batching="continuous"))
+    assert getattr(continuous.planner.backend, "inner", continuous.planner.backend).batching == "continuous"
+    with pytest.raises(ValueError, match="greedily"):
+        AgentConfig(agent="lumos", model=tiny_dir, batching="continuous", temperature=0.7)
+    with pytest.raises(ValueError, match="conversation_cache"):
+        AgentConfig(agent="lumos", model=tiny_dir, conversation_cache=-1)
