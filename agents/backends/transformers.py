@@ -106,7 +106,10 @@ class TransformersBackend:
         """the cached sequences (see `agents.backends.kv_reuse`)"""
         self._hint = 0
         self.prefix_tokens_reused = 0
-        """prompt tokens not recomputed thanks to prefix reuse, so far"""
+        """prompt tokens not recomputed thanks to prefix and conversation reuse, so far"""
+        self.prompt_tokens_computed = 0
+        """prompt tokens the model computed (rows' uncached rests), so far: with the generated tokens,
+        the work a rollout cannot avoid"""
 
     @property
     def prompt_style(self) -> PromptStyle:
@@ -306,6 +309,7 @@ class TransformersBackend:
         template = next((entry for entry, length in matches if entry is not None and length), None)
         cache = kv_reuse.assemble(matches, template, self.model.config) if cached and template is not None else None
         self.prefix_tokens_reused += sum(length for _, length in matches)
+        self.prompt_tokens_computed += sum(len(ids) - length for ids, (_, length) in zip(rows, matches))
         sample = temperature > 0
         config = HFGenerationConfig(
             max_new_tokens=budget,
@@ -391,6 +395,7 @@ class TransformersBackend:
             logger.warning("prefix reuse is off for %s: %s", self.name or "the model", error)
             self.prefix_reuse = False
             return None
+        self.prompt_tokens_computed += len(prefix)
         positions = torch.arange(len(prefix), device=self.model.device)
         return self.kv.add_prefix(prefix, kv_reuse.layers_of(cache, 0, positions))
 
