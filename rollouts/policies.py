@@ -113,6 +113,8 @@ class AgentConfig:
     conversation_cache: int = 64
     """local models: conversations whose KV cache is kept between turns, so that a turn computes
     only its new tokens (least recently used dropped first; bounds memory; 0 keeps none)"""
+    conversation_cache_mb: float = 2048
+    """local models: the most memory, in MB, the kept conversation caches may hold together"""
     batching: Literal["padded", "continuous"] = "padded"
     """local models: `padded` batches through `generate` with prefix and conversation KV reuse;
     `continuous` uses transformers' continuous batching (rows leave the batch as they finish,
@@ -125,6 +127,8 @@ class AgentConfig:
             raise ValueError(f"max_new_tokens must be >= 1, got {self.max_new_tokens}")
         if self.conversation_cache < 0:
             raise ValueError(f"conversation_cache must be >= 0, got {self.conversation_cache}")
+        if self.conversation_cache_mb <= 0:
+            raise ValueError(f"conversation_cache_mb must be > 0, got {self.conversation_cache_mb}")
         if self.batching not in ("padded", "continuous"):
             raise ValueError(f"batching must be 'padded' or 'continuous', got {self.batching!r}")
         if self.batching == "continuous" and self.temperature > 0:
@@ -216,12 +220,13 @@ def load_module_backend(settings: ModuleSettings, config: AgentConfig) -> tuple[
     record = read_model_record(path) if Path(path).is_dir() else None
     if record is not None and record.tiny is not None:
         return load_tiny_backend(path, batch_size=config.batch_size, conversation_cache_size=config.conversation_cache,
-                                 batching=config.batching), True
+                                 conversation_cache_mb=config.conversation_cache_mb, batching=config.batching), True
     style = None if settings.prompt_style == "auto" else settings.prompt_style
     return TransformersBackend.from_pretrained(
         path, device=settings.device, dtype=settings.dtype, device_map=settings.device_map, revision=settings.revision,
         batch_size=config.batch_size, prompt_style=style,  # type: ignore[arg-type]
-        conversation_cache_size=config.conversation_cache, batching=config.batching,
+        conversation_cache_size=config.conversation_cache, conversation_cache_mb=config.conversation_cache_mb,
+        batching=config.batching,
     ), False
 
 

@@ -39,6 +39,10 @@ class CachedSequence:
     def __len__(self) -> int:
         return int(self.ids.shape[0])
 
+    @property
+    def nbytes(self) -> int:
+        return sum(k.numel() * k.element_size() + v.numel() * v.element_size() for k, v in self.layers)
+
 
 def common_prefix(a: np.ndarray, b: np.ndarray) -> int:
     """Length of the longest common prefix of two id arrays."""
@@ -65,13 +69,17 @@ class KVStore:
         prefix_size: shared prefixes kept (the instruction blocks of the modules in use).
         conversation_size: generated rows kept; a row whose cache is extended replaces the entry it
             extended, so this is about the number of conversations in flight.
+        conversation_bytes: the most memory the conversations' caches may hold together (a 7B model
+            in bf16 holds about 0.5 MB per token, so a count alone would not bound it); None: no cap.
     """
 
-    def __init__(self, prefix_size: int = 8, conversation_size: int = 64) -> None:
+    def __init__(self, prefix_size: int = 8, conversation_size: int = 64, conversation_bytes: int | None = None) -> None:
         if prefix_size < 1 or conversation_size < 0:
             raise ValueError(f"cache sizes must be prefix_size >= 1 and conversation_size >= 0, got {prefix_size}, {conversation_size}")
         self.prefix_size = prefix_size
         self.conversation_size = conversation_size
+        self.conversation_bytes = conversation_bytes
+        self._bytes = 0
         self.prefixes: "OrderedDict[tuple[int, ...], CachedSequence]" = OrderedDict()
         self.conversations: "OrderedDict[tuple[int, ...], CachedSequence]" = OrderedDict()
 
@@ -81,6 +89,12 @@ class KVStore:
     def clear(self) -> None:
         self.prefixes.clear()
         self.conversations.clear()
+        self._bytes = 0
+
+    @property
+    def conversation_nbytes(self) -> int:
+        """Memory the conversations' caches hold now."""
+        return self._bytes
 
     def longest(self, row: Sequence[int], limit: int) -> tuple[CachedSequence | None, int]:
         """The cached sequence sharing the longest prefix with `row`, and that length (at most `limit`)."""
@@ -110,8 +124,19 @@ class KVStore:
         if self.conversation_size == 0:
             return
         if extends is not None and extended_length == len(extends):
-            self.conversations.pop(tuple(extends.ids.tolist()), None)
-        self._put(self.conversations, CachedSequence(np.asarray(ids, dtype=np.int64), layers), self.conversation_size)
+            dropped = self.conversations.pop(tuple(extends.ids.tolist()), None)
+            if dropped is not None:
+                self._bytes -= dropped.nbytes
+        entry = CachedSequence(np.asarray(ids, dtype=np.int64), layers)
+        if self.conversation_bytes is not None and entry.nbytes > self.conversation_bytes:
+            return
+        key = tuple(entry.ids.tolist())
+        old = self.conversations.pop(key, None)
+        self._bytes += entry.nbytes - (old.nbytes if old is not None else 0)
+        self.conversations[key] = entry
+        while self.conversations and (len(self.conversations) > self.conversation_size
+                                      or (self.conversation_bytes is not None and self._bytes > self.conversation_bytes)):
+            self._bytes -= self.conversations.popitem(last=False)[1].nbytes
 
     @staticmethod
     def _put(table: "OrderedDict[tuple[int, ...], CachedSequence]", entry: CachedSequence, size: int) -> None:

@@ -198,7 +198,7 @@ def write_tiny_options(path: str | Path, options: dict[str, Any], made_by: str =
 
 
 def load_tiny_backend(path: str | Path, *, batch_size: int = 16, number_placeholders: bool | None = None,
-                      conversation_cache_size: int = 64, batching: str = "padded") -> Any:
+                      conversation_cache_size: int = 64, conversation_cache_mb: float | None = 2048, batching: str = "padded") -> Any:
     """A `TransformersBackend` over a saved tiny model (its template is the Tulu format).
 
     `number_placeholders=None` follows the folder's recorded tiny options; when on, the back-end is
@@ -207,7 +207,8 @@ def load_tiny_backend(path: str | Path, *, batch_size: int = 16, number_placehol
     from agents.backends.transformers import TransformersBackend
 
     backend = TransformersBackend.from_pretrained(str(path), batch_size=batch_size, chat_format="template",
-                                                  conversation_cache_size=conversation_cache_size, batching=batching)
+                                                  conversation_cache_size=conversation_cache_size,
+                                                  conversation_cache_mb=conversation_cache_mb, batching=batching)
     if number_placeholders is None:
         number_placeholders = bool(read_tiny_options(path).get("number_placeholders", False))
     return NumberPlaceholders(backend) if number_placeholders else backend

@@ -63,7 +63,7 @@ class TransformersBackend:
     def __init__(self, model: Any, tokenizer: Any, *, batch_size: int = 16, prompt_style: PromptStyle | None = None,
                  chat_format: PromptStyle | None = None, name: str = "", record: dict[str, Any] | None = None,
                  prefix_reuse: bool = True, prefix_cache_size: int = 8, min_prefix_tokens: int = 32,
-                 batching: str = "padded", conversation_cache_size: int = 64) -> None:
+                 batching: str = "padded", conversation_cache_size: int = 64, conversation_cache_mb: float | None = 2048) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         style = prompt_style or chat_format or "auto"
@@ -101,8 +101,10 @@ class TransformersBackend:
         """shorter shared prefixes are not worth a cache"""
         self.conversation_cache_size = conversation_cache_size
         """generated rows whose keys and values are kept so that their conversation's next turn computes
-        only its new tokens (least recently used dropped first; 0 keeps none): bounds memory"""
-        self.kv = KVStore(prefix_cache_size, conversation_cache_size)
+        only its new tokens (least recently used dropped first; 0 keeps none), within
+        `conversation_cache_mb` megabytes together: bounds memory"""
+        self.kv = KVStore(prefix_cache_size, conversation_cache_size,
+                          None if conversation_cache_mb is None else int(conversation_cache_mb * 2**20))
         """the cached sequences (see `agents.backends.kv_reuse`)"""
         self._hint = 0
         self.prefix_tokens_reused = 0
@@ -138,6 +140,7 @@ class TransformersBackend:
         prefix_cache_size: int = 8,
         batching: str = "padded",
         conversation_cache_size: int = 64,
+        conversation_cache_mb: float | None = 2048,
     ) -> "TransformersBackend":
         """Load a model and tokenizer (remote code only when asked); every bad input is one clear line."""
         from transformers import AutoModelForCausalLM
@@ -180,7 +183,7 @@ class TransformersBackend:
             info["record"] = record.to_json()
         return cls(model, tok, batch_size=batch_size, prompt_style=style, name=name_or_path, record=info,
                    prefix_reuse=prefix_reuse, prefix_cache_size=prefix_cache_size, batching=batching,
-                   conversation_cache_size=conversation_cache_size)
+                   conversation_cache_size=conversation_cache_size, conversation_cache_mb=conversation_cache_mb)
 
     # -- chat -----------------------------------------------------------------------------------
 

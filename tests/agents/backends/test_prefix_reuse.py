@@ -134,6 +134,9 @@ def test_the_conversation_cache_is_bounded_and_can_be_off(tiny_backend):
     off = TransformersBackend(tiny_backend.model, tiny_backend.tokenizer, prompt_style="template", conversation_cache_size=0)
     _multi_turn(off, 2, 4)
     assert len(off.kv.conversations) == 0 and len(off.kv.prefixes) >= 1
+    capped = TransformersBackend(tiny_backend.model, tiny_backend.tokenizer, prompt_style="template", conversation_cache_mb=0.3)
+    _multi_turn(capped, 2, 4)
+    assert 0 < capped.kv.conversation_nbytes <= 0.3 * 2**20 and len(capped.kv.conversations) < len(TASKS)
     with pytest.raises(ValueError, match="conversation_cache_size"):
         TransformersBackend(tiny_backend.model, tiny_backend.tokenizer, conversation_cache_size=-1)
 
