@@ -11,7 +11,9 @@ the weakest family. (3) For each training seed: GRPO for a fixed wall-clock budg
 training split (seed 0), training the planner (`module="planner"`, the SFT grounder frozen; the
 tiny recipe's planner is its weaker module). (4) Evaluate before and after on the family's test
 split and the held-out maths suites: Wilson intervals and an exact paired McNemar test per suite
-and seed. Prints one JSON object.
+and seed. Prints one JSON object. `--alternate` measures design (a) instead: two trainers in turn,
+the planner for half the budget (SFT grounder frozen), then the grounder for the other half (the
+new planner frozen).
 
     .venv/bin/python benchmarks/bench_grpo.py --part smollm2 --steps 3
     .venv/bin/python benchmarks/bench_grpo.py --part experiment --sft-minutes 8 --grpo-minutes 5 --seeds 0 1 2
@@ -129,18 +131,35 @@ def experiment(args: argparse.Namespace) -> dict[str, Any]:
     weakest = args.family or min(rates, key=rates.get)  # type: ignore[arg-type]
     report.update(sft_rates=rates, weakest=weakest, eval_s=time.monotonic() - tick)
     runs = []
-    for seed in args.seeds:
-        out = work / f"grpo-seed{seed}"
-        result = grpo(GrpoConfig(
-            model=planner, frozen_model=grounder, module="planner", tasks=f"synthetic:{weakest}?size={args.grpo_tasks}&seed=0",
+
+    def train(module: str, model: str, frozen: str, out: Path, minutes: float, seed: int) -> Any:
+        return grpo(GrpoConfig(
+            model=model, frozen_model=frozen, module=module, tasks=f"synthetic:{weakest}?size={args.grpo_tasks}&seed=0",  # type: ignore[arg-type]
             output_dir=str(out), episodes_per_task=args.episodes, tasks_per_step=args.tasks_per_step, max_subgoals=6,
             max_new_tokens=96, temperature=1.0, learning_rate=args.learning_rate, train_steps=100_000,
-            max_minutes=args.grpo_minutes, seed=seed, progress=False, torch_threads=args.threads,
+            max_minutes=minutes, seed=seed, progress=False, torch_threads=args.threads,
         ))
+
+    for seed in args.seeds:
+        out = work / f"grpo-seed{seed}"
+        if args.alternate:  # design (a): two trainers in turn, each module trained while the other is frozen
+            first = train("planner", planner, grounder, out / "planner", args.grpo_minutes / 2, seed)
+            second = train("grounder", grounder, str(out / "planner"), out / "grounder", args.grpo_minutes / 2, seed)
+            new_planner, new_grounder = str(out / "planner"), str(out / "grounder")
+            result_steps = {"planner": first.steps, "grounder": second.steps}
+            result = first if first.mean_reward is not None else second
+            mean_reward = {"planner": first.mean_reward, "grounder": second.mean_reward}
+            constant = f"{first.constant_groups + second.constant_groups}/{first.groups + second.groups}"
+            seconds = {"planner": first.seconds_per_step, "grounder": second.seconds_per_step}
+        else:  # the planner trained, the SFT grounder frozen
+            result = train("planner", planner, grounder, out, args.grpo_minutes, seed)
+            new_planner, new_grounder = str(out), grounder
+            result_steps, mean_reward, seconds = result.steps, result.mean_reward, result.seconds_per_step
+            constant = f"{result.constant_groups}/{result.groups}"
         suites = {weakest: test[weakest], **heldout}
-        after = {name: evaluate(str(out), grounder, spec) for name, spec in suites.items()}
-        runs.append({"seed": seed, "steps": result.steps, "seconds_per_step": result.seconds_per_step,
-                     "train_mean_reward": result.mean_reward, "constant_groups": f"{result.constant_groups}/{result.groups}",
+        after = {name: evaluate(new_planner, new_grounder, spec) for name, spec in suites.items()}
+        runs.append({"seed": seed, "design": "a (alternating)" if args.alternate else "planner only", "steps": result_steps,
+                     "seconds_per_step": seconds, "train_mean_reward": mean_reward, "constant_groups": constant,
                      "suites": {name: paired(before[name], after[name]) for name in suites}})
         print(json.dumps(runs[-1]), flush=True)
     report["runs"] = runs
@@ -166,6 +185,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--learning-rate", type=float, default=1e-4)
     parser.add_argument("--eval-size", type=int, default=50, help="test tasks per suite (seed 1000)")
     parser.add_argument("--seeds", type=int, nargs="*", default=[0, 1, 2])
+    parser.add_argument("--alternate", action="store_true",
+                        help="experiment: design (a), planner then grounder, each for half the budget, the other frozen")
     args = parser.parse_args(argv)
     if args.part == "smollm2":
         args.family = args.family or "shopping_total"
