@@ -19,6 +19,14 @@ stop_text`. Each kept token's log-probability (under the sampling temperature, a
 it) is taken from one step of scores at a time, never from full-vocabulary scores of every step.
 A seed applies to its call only (torch's global generator is left as it was).
 
+KV reuse (`padded` batching, the default): the shared instruction head of a batch is computed once,
+and each generated row keeps its keys and values so that its conversation's next turn computes only
+its new tokens (`agents.backends.kv_reuse`; LRU-bounded by count and megabytes). Greedy tokens equal
+those computed from scratch. `batching="continuous"` is transformers' own continuous batching
+(`generate_batch`: rows leave as they finish, prefix blocks shared within a call); on CPU with
+transformers 5.24 it costs seconds a call to set up its paged cache, so it is an option for GPUs
+and large batched calls, not the default.
+
 Length: generation is capped at the context less the prompt. A conversation too long for the
 context loses, in order, the in-context demonstrations and then its oldest turns, but keeps its
 first LUMOS turn (the instruction and `Task:`) and its current turn; if that still does not fit it
