@@ -210,7 +210,9 @@ class TransformersBackend:
         return list(self.tokenizer(text, add_special_tokens=self.adds_special_tokens)["input_ids"])
 
     def generate_chat(self, conversations: Sequence[Conversation], *, max_new_tokens: int, stop: Sequence[str] = (), temperature: float = 0.0, n: int = 1, seed: int | None = None) -> list[list[Generation]]:
-        prompts = [self._fit(c, max_new_tokens) for c in conversations]
+        texts = [self.format_chat(c) for c in conversations]
+        first = self.tokenizer(texts, add_special_tokens=self.adds_special_tokens)["input_ids"]  # one batched call
+        prompts = [self._fit(c, max_new_tokens, list(ids)) for c, ids in zip(conversations, first)]
         if self.prefix_reuse and len(prompts) == 1:
             self._hint = self._static_prefix(conversations[0], prompts[0])
         try:
@@ -276,10 +278,15 @@ class TransformersBackend:
         window = self.context_window
         return None if window is None else window - prompt_length
 
-    def _fit(self, conversation: Conversation, max_new_tokens: int) -> list[int]:
-        """The prompt ids of a conversation, shortened to fit the context (see the module docstring)."""
-        fitted = fit_conversation(conversation, lambda turns: self.encode(self.format_chat(turns)), self.context_window,
-                                  max_new_tokens, self.name)
+    def _fit(self, conversation: Conversation, max_new_tokens: int, whole: list[int] | None = None) -> list[int]:
+        """The prompt ids of a conversation, shortened to fit the context (see the module docstring);
+        `whole` is the whole conversation's ids when the batch was tokenised at once."""
+        def encode(turns: Sequence[Any]) -> list[int]:
+            if whole is not None and len(turns) == len(conversation):
+                return whole
+            return self.encode(self.format_chat(turns))
+
+        fitted = fit_conversation(conversation, encode, self.context_window, max_new_tokens, self.name)
         if not fitted.was_cut:
             return fitted.ids
         self.prompts_cut += 1
