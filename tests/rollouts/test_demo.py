@@ -70,3 +70,13 @@ def test_headline_pools_heldout_maths_beside_in_template():
                                                                  "success_ci": r.success_ci} for r in results}})
     assert "held-out maths (svamp-like, linear-equation): 8/100 = 8.0% [4.1%, 15.0%]" in table
     assert "not counted as held-out (the training record covers them): math/gsm8k-sample" in table
+
+
+def test_the_estimate_counts_every_family_behind_an_aggregate_suite():
+    """`size=` is per family: `qa_train?size=12` is 12 tasks of each training QA family."""
+    from lumos_envs.tasks.registry import load_tasks
+
+    config = DemoConfig(test_tasks_per_family=2, heldout_tasks=3)
+    counted = estimate(config)["eval_episodes"]
+    loaded = sum(min(len(list(load_tasks(s.tasks))), s.limit or 10**9) for s in demo_suites(config))
+    assert counted == loaded
