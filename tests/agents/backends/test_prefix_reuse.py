@@ -89,12 +89,13 @@ def test_prefix_reuse_gives_the_same_greedy_tokens_on_smollm2(smollm2_dir):
     _check_equal(backend, 8)
 
 
-def _multi_turn(backend, turns: int, max_new_tokens: int) -> tuple[list[list[tuple[int, ...]]], list[int]]:
+def _multi_turn(backend, turns: int, max_new_tokens: int, tasks=TASKS, gaps: list | None = None) -> tuple[list[list[tuple[int, ...]]], list[int]]:
     """LUMOS-I planner conversations grown turn by turn from the model's own output; the
-    generated ids per turn, and the prompt tokens taken from the cache at each turn."""
+    generated ids per turn, and the prompt tokens taken from the cache at each turn (`gaps`
+    collects each turn's smallest top-two logit gap)."""
     from agents.prompts import plan_feedback_turn, plan_first_turn
 
-    conversations = [[{"role": "user", "content": plan_first_turn(task)}] for task in TASKS]
+    conversations = [[{"role": "user", "content": plan_first_turn(task)}] for task in tasks]
     outputs: list[list[tuple[int, ...]]] = []
     reused = []
     for turn in range(turns):
@@ -102,6 +103,8 @@ def _multi_turn(backend, turns: int, max_new_tokens: int) -> tuple[list[list[tup
         generations = backend.generate_chat(conversations, max_new_tokens=max_new_tokens, stop=["\n"])
         reused.append(backend.prefix_tokens_reused - before)
         outputs.append([g[0].token_ids for g in generations])
+        if gaps is not None:
+            gaps.append(_min_gap(backend, generations))
         for conversation, (g,) in zip(conversations, generations):
             conversation.append({"role": "assistant", "content": g.text})
             conversation.append({"role": "user", "content": plan_feedback_turn(turn + 1, str(10 * turn + 7))})
@@ -160,3 +163,22 @@ def test_sampled_rows_continue_their_own_conversations(tiny_backend):
     assert run(reuse) == run(plain)
     prompt = len(reuse.encode(reuse.format_chat([{"role": "user", "content": _conversations()[0][0]["content"]}])))
     assert reuse.second_call_reused >= 3 * prompt  # each follow-up took at least its first prompt from the cache
+
+
+@pytest.mark.slow
+def test_conversation_reuse_gives_the_same_greedy_tokens_on_smollm2(smollm2_dir):
+    import torch
+
+    from agents.backends.transformers import TransformersBackend
+
+    torch.set_num_threads(1)
+    backend = TransformersBackend.from_pretrained(str(smollm2_dir), device="cpu")
+    backend.prefix_reuse = False
+    gaps: list = []
+    plain, _ = _multi_turn(backend, 2, 6, TASKS[:2], gaps)
+    backend.prefix_reuse = True
+    reused, counts = _multi_turn(backend, 2, 6, TASKS[:2])
+    assert counts[1] > counts[0]  # the second turn continued each conversation's own cache
+    if min(gaps) <= 1e-3:
+        pytest.skip("a near-tie between the two best tokens: CPU float order could flip it")
+    assert reused == plain
