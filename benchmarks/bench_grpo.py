@@ -136,7 +136,7 @@ def experiment(args: argparse.Namespace) -> dict[str, Any]:
         return grpo(GrpoConfig(
             model=model, frozen_model=frozen, module=module, tasks=f"synthetic:{weakest}?size={args.grpo_tasks}&seed=0",  # type: ignore[arg-type]
             output_dir=str(out), episodes_per_task=args.episodes, tasks_per_step=args.tasks_per_step, max_subgoals=6,
-            max_new_tokens=96, temperature=1.0, learning_rate=args.learning_rate, train_steps=100_000,
+            max_new_tokens=96, temperature=args.temperature, learning_rate=args.learning_rate, train_steps=100_000,
             max_minutes=minutes, seed=seed, progress=False, torch_threads=args.threads,
         ))
 
@@ -183,6 +183,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--grpo-tasks", type=int, default=100, help="GRPO training tasks (seed 0)")
     parser.add_argument("--tasks-per-step", type=int, default=2)
     parser.add_argument("--learning-rate", type=float, default=1e-4)
+    parser.add_argument("--temperature", type=float, default=1.0, help="experiment: GRPO sampling temperature")
     parser.add_argument("--eval-size", type=int, default=50, help="test tasks per suite (seed 1000)")
     parser.add_argument("--seeds", type=int, nargs="*", default=[0, 1, 2])
     parser.add_argument("--alternate", action="store_true",
