@@ -36,7 +36,7 @@ system-deps:
 	fi
 
 test: install system-deps
-	$(PY) -m pytest -q -p no:cacheprovider -m "not soak"
+	$(PY) -m pytest -q -p no:cacheprovider -m "not soak" --durations=15
 
 demo: install
 	$(VENV)/bin/lumos demo
