@@ -318,20 +318,12 @@ def _suite_size(suite: Suite) -> int:
 
 
 def _families_behind(spec: str) -> int:
-    """How many bundled families a `synthetic:` spec draws from: `size=` is per family, and an
-    aggregate such as `qa_train` concatenates every training family of its domain."""
-    from lumos_envs.tasks.registry import synthetic_families
+    """How many bundled families a `synthetic:` spec draws from (`size=` is per family)."""
+    from lumos_envs.tasks.registry import synthetic_members
 
     if not spec.startswith("synthetic:"):
         return 1
-    name = spec.partition(":")[2].split("?")[0]
-    families = synthetic_families()
-    if name not in families or name.rsplit("_", 1)[-1] not in ("train", "heldout") or name.count("_") != 1:
-        return 1
-    domain, split = name.split("_")
-    members = [n for n, info in families.items() if info["domain"] == domain and info["split"] == split
-               and n not in (f"{domain}_train", f"{domain}_heldout")]
-    return max(1, len(members))
+    return max(1, len(synthetic_members(spec.partition(":")[2].split("?")[0])))
 
 
 def _terminal() -> TextIO:

@@ -3,10 +3,10 @@
 A LUMOS conversation is recomputed from its first token at every turn unless its cache is kept: a
 planner's turn k prompt is its turn k-1 prompt, the subgoal it generated and one feedback line. So
 `TransformersBackend` keeps, per row it generated, the keys and values of the prompt and of the
-kept generated tokens (`KVStore.harvest`), and a later prompt takes the longest cached prefix of
-its ids (`KVStore.longest`) and computes only the rest. The shared instruction prefix of a batch is
-a cache of the same kind (`KVStore.add_prefix`), kept in its own LRU so that conversations cannot
-evict it.
+kept generated tokens (`KVStore.add_conversation`), and a later prompt takes the longest cached
+prefix of its ids (`KVStore.longest`) and computes only the rest. The shared instruction prefix of
+a batch is a cache of the same kind (`KVStore.add_prefix`), kept in its own LRU so that
+conversations cannot evict it.
 
 Reuse is exact in the ids: a cached sequence is taken only as far as its ids equal the prompt's
 (a causal model's keys and values for a prefix depend on that prefix only), so a tokenisation that
@@ -14,7 +14,7 @@ differs at a turn boundary costs recomputation, never a wrong cache. Values may 
 recomputation in the last float bits (another batch shape), which can flip a near-tie in greedy
 decoding; the tests use prompts whose top-two logit gap is clear.
 
-Memory is bounded by the two LRUs' sizes, in sequences. Each sequence holds `layers x 2 x heads x
+Memory is bounded by the two LRUs' sizes, in sequences, and the conversations' by a byte cap. Each sequence holds `layers x 2 x heads x
 length x head_dim` floats (SmolLM2-135M: 46 KB per token in fp32, so 1,000 tokens are 46 MB).
 Caches are the transformers `DynamicCache` of the model's own layers; a model whose cache has
 other layer kinds (sliding windows, static or quantised caches) is not reused (`supports`).
@@ -83,9 +83,6 @@ class KVStore:
         self.prefixes: "OrderedDict[tuple[int, ...], CachedSequence]" = OrderedDict()
         self.conversations: "OrderedDict[tuple[int, ...], CachedSequence]" = OrderedDict()
 
-    def __len__(self) -> int:
-        return len(self.prefixes) + len(self.conversations)
-
     def clear(self) -> None:
         self.prefixes.clear()
         self.conversations.clear()
@@ -115,8 +112,13 @@ class KVStore:
         self._put(self.prefixes, entry, self.prefix_size)
         return entry
 
-    def has_prefix(self, ids: Sequence[int]) -> bool:
-        return tuple(ids) in self.prefixes
+    def prefix(self, ids: Sequence[int]) -> CachedSequence | None:
+        """The cached shared prefix with exactly these ids (now the most recently used), or None."""
+        key = tuple(ids)
+        entry = self.prefixes.get(key)
+        if entry is not None:
+            self.prefixes.move_to_end(key)
+        return entry
 
     def add_conversation(self, ids: Sequence[int], layers: list[tuple[Any, Any]], extends: CachedSequence | None = None,
                          extended_length: int = 0) -> None:

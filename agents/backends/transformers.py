@@ -102,7 +102,7 @@ class TransformersBackend:
         if conversation_cache_size < 0:
             raise ValueError(f"conversation_cache_size must be >= 0, got {conversation_cache_size}")
         self.prefix_reuse = prefix_reuse
-        """compute the KV cache of a batch's shared prompt prefix once and reuse it (see `_prefix_cache`)"""
+        """compute the KV cache of a batch's shared prompt prefix once and reuse it (see `_prefix_entry`), and each conversation's own cache between turns (`_keep_conversations`)"""
         self.prefix_cache_size = prefix_cache_size
         """prefix caches kept (least recently used dropped first): bounds memory"""
         self.min_prefix_tokens = min_prefix_tokens
@@ -399,9 +399,8 @@ class TransformersBackend:
 
         from agents.backends import kv_reuse
 
-        entry = self.kv.prefixes.get(prefix)
+        entry = self.kv.prefix(prefix)
         if entry is not None:
-            self.kv.prefixes.move_to_end(prefix)
             return entry
         try:
             with torch.no_grad():

@@ -118,6 +118,19 @@ def synthetic_families() -> dict[str, dict[str, Any]]:
     return families
 
 
+def synthetic_members(family: str) -> list[str]:
+    """The bundled families a `synthetic:` name draws from: itself, or every family of the split
+    for `<domain>_train` / `<domain>_heldout` (`size=` is per family). Unknown names: []."""
+    for domain, module_name in SYNTHETIC_MODULES.items():
+        module = importlib.import_module(module_name)
+        if family in module.FAMILIES:
+            return [family]
+        for split in ("train", "heldout"):
+            if family == f"{domain}_{split}":
+                return [n for n, info in module.FAMILIES.items() if info.split == split]
+    return []
+
+
 def load_synthetic(family: str, size: int = 200, seed: int = 0, templates: str | None = None) -> TaskSource:
     """A bundled family, or `<domain>_train` / `<domain>_heldout` for all of a domain's families.
 
@@ -133,10 +146,8 @@ def load_synthetic(family: str, size: int = 200, seed: int = 0, templates: str |
             return module.load_family(family, size=size, seed=seed, templates=templates)
         if templates is not None and family in (f"{domain}_train", f"{domain}_heldout"):
             raise ValueError(f"templates= picks templates of one family, not of {family!r}")
-        for split in ("train", "heldout"):
-            if family == f"{domain}_{split}":
-                names = [n for n, info in module.FAMILIES.items() if info.split == split]
-                return ConcatTaskSource([module.load_family(n, size=size, seed=seed) for n in names], name=family)
+        if family in (f"{domain}_train", f"{domain}_heldout"):
+            return ConcatTaskSource([module.load_family(n, size=size, seed=seed) for n in synthetic_members(family)], name=family)
     raise ValueError(f"unknown synthetic family {family!r}; known: {', '.join(synthetic_families())}")
 
 
