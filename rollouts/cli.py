@@ -68,7 +68,7 @@ def add_dataclass_arguments(parser: argparse.ArgumentParser, config_class: type,
     for f in dataclasses.fields(config_class):
         hint = hints[f.name]
         name = f.name if f.name in positional else "--" + f.name.replace("_", "-")
-        kwargs: dict[str, Any] = {"help": helps.get(f.name, "")}
+        kwargs: dict[str, Any] = {"help": _literal_help(helps.get(f.name, ""))}
         if f.name not in positional:
             kwargs["default"] = f.default
         if hint is bool:
@@ -90,6 +90,11 @@ def add_dataclass_arguments(parser: argparse.ArgumentParser, config_class: type,
                 else:
                     kwargs["type"] = base if base in (int, float, str) else str
         parser.add_argument(name, **kwargs)
+
+
+def _literal_help(text: str) -> str:
+    """argparse %-formats help strings (`%(default)s`); a docstring's own `%` ("95% constant") is text."""
+    return text.replace("%", "%%")
 
 
 def _field_help(config_class: type) -> dict[str, str]:
@@ -191,29 +196,39 @@ def _resolve(target: str) -> Any:
     return getattr(importlib.import_module(module_name), attribute)
 
 
-def make_parser() -> argparse.ArgumentParser:
+TWO_WORD_COMMANDS: dict[tuple[str, str], str] = {
+    ("shop", "serve"): "shop-serve",
+    ("models", "prepare"): "models-prepare",
+    ("models", "list"): "models-list",
+}
+"""documented two-word spellings (`lumos shop serve`, `lumos models prepare smollm2`) -> the subcommand they run"""
+
+
+def make_parser(only: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The `lumos` parser; `only` names the subcommands to build (`main` builds just the one it runs,
+    so `lumos view` does not import the training stack that other commands' config modules load)."""
     parser = argparse.ArgumentParser(prog="lumos", description="LUMOS agents in Gymnasium environments.")
     sub = parser.add_subparsers(dest="command", required=True)
     # `lumos train` takes TRL's SFTConfig flags (hundreds): TRL's own parser reads them.
     sub.add_parser("train", help="Fine-tune a model on LUMOS SFT records with TRL (lumos train --help).", add_help=False)
     for name, (config_target, _, positional) in COMMANDS.items():
+        if only is not None and name not in only:
+            continue
         config_class = _resolve(config_target)
-        add_dataclass_arguments(sub.add_parser(name, help=(config_class.__doc__ or "").strip()), config_class, positional)
+        add_dataclass_arguments(sub.add_parser(name, help=_literal_help((config_class.__doc__ or "").strip())), config_class, positional)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv[:2] == ["shop", "serve"]:  # `lumos shop serve` is the documented spelling of shop-serve
-        argv = ["shop-serve", *argv[2:]]
-    if argv[:1] == ["models"] and argv[1:2] in (["prepare"], ["list"]):  # `lumos models prepare smollm2`
-        argv = [f"models-{argv[1]}", *argv[2:]]
+    if tuple(argv[:2]) in TWO_WORD_COMMANDS:
+        argv = [TWO_WORD_COMMANDS[argv[0], argv[1]], *argv[2:]]
     if argv[:1] == ["train"]:  # TRL's own parser reads train's flags, inside the same error handling
         from rollouts.commands import run_train_argv
 
         command, run = "train", lambda: run_train_argv(argv[1:])
     else:
-        args = make_parser().parse_args(argv)
+        args = make_parser(argv[:1] if argv[:1] and argv[0] in COMMANDS else None).parse_args(argv)
         config_target, function_target, _ = COMMANDS[args.command]
         config_class, function = _resolve(config_target), _resolve(function_target)
         command, run = args.command, lambda: function(_config_from(args, config_class))
