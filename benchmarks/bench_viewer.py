@@ -4,7 +4,9 @@ Builds a file of `num_episodes` episodes by repeating a real oracle run on `lumo
 new task ids (each generation given `tokens_per_generation` token ids and logprobs, as a real model
 run stores), serves it with the viewer on loopback and times HTTP GETs: the first runs page (the
 file is read and parsed), the same page again (cached), a filtered runs page, an episode page, a
-tokens page and a compare of the file with itself. Prints one JSON line; nothing is asserted.
+tokens page and a compare of the file with itself, then the CPU the process uses while the viewer
+sits idle for `idle_s` seconds (a busy server loop shows as ~1 CPU second per second; idle is ~0).
+Prints one JSON line; nothing is asserted.
 
     python benchmarks/bench_viewer.py --num-episodes 10000
 """
@@ -46,6 +48,8 @@ class Args:
     """seed of the token ids, logprobs and failures"""
     file: str = ""
     """time this existing trajectory file instead of building one (then num_episodes is ignored)"""
+    idle_s: float = 3.0
+    """seconds the served viewer is left idle while its process's CPU time is measured"""
 
 
 def parse_args() -> Args:
@@ -102,6 +106,9 @@ def main(args: Args) -> dict:
             tokens = [get(base + f"tokens?f={file_id}&n={middle}")[0] for _ in range(args.repeats)]
             compare = [get(base + f"compare?a={file_id}&b={file_id}")[0] for _ in range(args.repeats)]
             loaded = catalog.load(catalog.resolve(file_id))
+            cpu_before, idle_started = time.process_time(), time.perf_counter()
+            time.sleep(args.idle_s)
+            idle_cpu_per_s = (time.process_time() - cpu_before) / (time.perf_counter() - idle_started)
         return {
             "benchmark": "viewer",
             "config": dataclasses.asdict(args),
@@ -117,6 +124,7 @@ def main(args: Args) -> dict:
             "episode_page_median_s": round(statistics.median(episode), 4),
             "tokens_page_median_s": round(statistics.median(tokens), 4),
             "compare_page_median_s": round(statistics.median(compare), 4),
+            "idle_cpu_s_per_s": round(idle_cpu_per_s, 4),
         }
 
 

@@ -44,7 +44,7 @@ class LoopbackServer:
         from waitress.server import create_server
 
         self._server = create_server(self.app, host=self.host, port=self.requested_port, threads=self.threads,
-                                     ident=self.ident, clear_untrusted_proxy_headers=True, asyncore_loop_timeout=0.1)
+                                     ident=self.ident, clear_untrusted_proxy_headers=True)
         self._thread = threading.Thread(target=self._run, name=f"{self.ident}-server", daemon=True)
         self._thread.start()
         return self
@@ -63,10 +63,15 @@ class LoopbackServer:
             server.task_dispatcher.shutdown(timeout=5)
         except Exception as error:  # noqa: BLE001  (pragma: no cover - shutdown is best effort)
             logger.warning("waitress task dispatcher shutdown failed: %s", error)
-        server.close()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-            self._thread = None
+        # waitress's loop waits in select() for up to `asyncore_loop_timeout` (an int: 0 would spin a core,
+        # so the default 1 s). Closing its sockets from here would not wake it; a trigger thunk closes them
+        # from inside the loop, which then finds its map empty and ends at once.
+        thread, self._thread = self._thread, None
+        if thread is not None and thread.is_alive():
+            server.trigger.pull_trigger(server.close)
+            thread.join(timeout=10)
+        if server.socket is not None:  # the loop had ended or did not run the thunk
+            server.close()
 
     def serve_for(self, duration_s: float | None = None) -> None:
         """Block until Ctrl-C, or for `duration_s` seconds (tests, demos), then close."""
