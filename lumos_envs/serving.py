@@ -65,10 +65,12 @@ class LoopbackServer:
             logger.warning("waitress task dispatcher shutdown failed: %s", error)
         # waitress's loop waits in select() for up to `asyncore_loop_timeout` (an int: 0 would spin a core,
         # so the default 1 s). Closing its sockets from here would not wake it; a trigger thunk closes them
-        # from inside the loop, which then finds its map empty and ends at once.
+        # (the listening socket and any kept-alive connection) from inside the loop, which then ends at once.
         thread, self._thread = self._thread, None
         if thread is not None and thread.is_alive():
-            server.trigger.pull_trigger(server.close)
+            from waitress import wasyncore
+
+            server.trigger.pull_trigger(lambda: wasyncore.close_all(server._map))
             thread.join(timeout=10)
         if server.socket is not None:  # the loop had ended or did not run the thunk
             server.close()

@@ -1,4 +1,5 @@
-"""`lumos view` with nobody looking uses next to no CPU (a resource bound on the real process, not a speed test)."""
+"""`lumos view` with nobody looking uses next to no CPU (a resource bound on the real process, not a speed
+test), and closing it ends its server thread even while a browser keeps a connection open."""
 
 from __future__ import annotations
 
@@ -33,3 +34,20 @@ def test_an_idle_viewer_does_not_spin(tmp_path):
     finally:
         process.terminate()
         process.wait(timeout=30)
+
+
+def test_closing_with_a_kept_alive_connection_ends_the_server_thread(tmp_path):
+    import http.client
+
+    from rollouts.viewer.app import create_app
+    from rollouts.viewer.catalog import Catalog
+    from rollouts.viewer.server import ViewerServer
+
+    server = ViewerServer(create_app(Catalog.from_paths([tmp_path]))).start()
+    thread = server._thread
+    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)  # a browser keeps its connection
+    connection.request("GET", "/")
+    assert connection.getresponse().read()
+    server.close()
+    assert not thread.is_alive(), "close() left waitress's loop running on the open connection"
+    connection.close()
