@@ -4,20 +4,21 @@
 the time per step, split into rollout (episodes through the engine) and the rest (TRL's scoring
 forward, loss, backward, optimizer).
 
-`--part experiment`: the experiment of issue 16. (1) Train the demo's tiny SFT agent (the
-`TinyRecipe`: a separate planner and grounder, as `lumos demo` trains them) or reuse one with
-`--sft-dir`. (2) Evaluate it greedily on each in-template family's test split (seed 1000) and pick
-the weakest family. (3) For each training seed: GRPO for a fixed wall-clock budget on that family's
-training split (seed 0), training the planner (`module="planner"`, the SFT grounder frozen; the
-tiny recipe's planner is its weaker module). (4) Evaluate before and after on the family's test
-split and the held-out maths suites: Wilson intervals and an exact paired McNemar test per suite
-and seed. Prints one JSON object. `--alternate` measures design (a) instead: two trainers in turn,
-the planner for half the budget (SFT grounder frozen), then the grounder for the other half (the
-new planner frozen).
+`--part experiment`: the SFT-then-GRPO experiment, chosen on validation and reported on test.
+(1) Train the demo's tiny SFT agent (`TinyRecipe`, a separate planner and grounder, on `part=train`
+seed 0; 1.5 minutes by default, a weaker agent with headroom) or reuse one with `--sft-dir`.
+(2) Pick the weakest in-template family on its validation split (seed 2000, `part=validation`).
+(3) Try each temperature and learning rate of the grid with one selection seed, GRPO on that
+family's `part=train` split for a fixed number of steps, and keep the best on validation.
+(4) Train the chosen setting with each of `--seeds` and evaluate once, before and after, on test
+splits (seed 1000, `part=test`) of the family and the held-out maths families: Wilson intervals and
+an exact paired McNemar test per suite and seed. Test questions share no masked question with any
+SFT or GRPO training prompt (checked, and recorded as `masked_overlap_with_training`); parts are
+disjoint by construction (`lumos_envs.tasks.question_keys`). `--alternate` trains design (a): the
+planner for half the steps (SFT grounder frozen), then the grounder (the new planner frozen).
 
     .venv/bin/python benchmarks/bench_grpo.py --part smollm2 --steps 3
-    .venv/bin/python benchmarks/bench_grpo.py --part experiment --sft-dir runs/demo/tiny --grpo-minutes 5 --seeds 0 1 2
-    .venv/bin/python benchmarks/bench_grpo.py --part experiment --sft-minutes 1.5 --sft-tasks 100 --grpo-minutes 4 [--alternate]
+    .venv/bin/python benchmarks/bench_grpo.py --part experiment --results-dir benchmarks/results/grpo [--alternate]
 """
 
 from __future__ import annotations
@@ -112,58 +113,125 @@ def paired(before: dict[str, bool], after: dict[str, bool]) -> dict[str, Any]:
             "after_ci": wilson(a, len(ids)), "gained": gained, "lost": lost, "mcnemar_p": p}
 
 
+def suite_spec(family: str, part: str, seed: int, size: int) -> str:
+    """A family's evaluation split: `part` keeps its questions apart from every training question
+    once numbers are masked (`lumos_envs.tasks.question_keys`), the seed makes the draw new."""
+    return f"synthetic:{family}?size={size}&seed={seed}&part={part}"
+
+
+def masked_overlap(suites: dict[str, str], training_specs: Sequence[str]) -> dict[str, int]:
+    """Per suite, how many of its questions equal a training question once numbers are masked."""
+    from lumos_envs.tasks.question_keys import masked_key
+    from lumos_envs.tasks.registry import load_tasks
+
+    seen = {masked_key(task.question) for spec in training_specs for task in load_tasks(spec)}
+    return {name: sum(masked_key(task.question) in seen for task in load_tasks(spec)) for name, spec in suites.items()}
+
+
 def experiment(args: argparse.Namespace) -> dict[str, Any]:
+    """Choose on validation, report on test: the family, the temperature and the learning rate are
+    chosen from validation splits (seed 2000, `part=validation`) with one selection seed; the chosen
+    setting is then trained with each of `--seeds` and evaluated once on test splits (seed 1000,
+    `part=test`) that share no masked question with any SFT or GRPO training prompt."""
     from rollouts.training import TINY_TRAIN_FAMILIES, TinyRecipe, train_tiny
 
     work = Path(args.workdir or tempfile.mkdtemp(prefix="bench-grpo-"))
-    report: dict[str, Any] = {"part": "experiment"}
+    results = Path(args.results_dir) if args.results_dir else None
+    if results:
+        results.mkdir(parents=True, exist_ok=True)
+    report: dict[str, Any] = {"part": "experiment", "argv": vars(args)}
+    recipe = TinyRecipe(max_minutes=args.sft_minutes, tasks_per_family=args.sft_tasks)
     if args.sft_dir:
         planner, grounder = str(Path(args.sft_dir) / "planner"), str(Path(args.sft_dir) / "grounder")
     else:
         tick = time.monotonic()
-        trained = train_tiny(TinyRecipe(max_minutes=args.sft_minutes, tasks_per_family=args.sft_tasks), work / "sft")
+        trained = train_tiny(recipe, work / "sft")
         planner, grounder = trained.planner_dir, trained.grounder_dir
-        report["sft"] = {"minutes": args.sft_minutes, "steps": trained.steps, "wall_s": time.monotonic() - tick}
-    test = {f: f"synthetic:{f}?size={args.eval_size}&seed=1000" for f in TINY_TRAIN_FAMILIES}
-    heldout = {f: f"synthetic:{f}?size={args.eval_size}&seed=1000" for f in HELDOUT}
+        report["sft"] = {"minutes": args.sft_minutes, "steps": trained.steps, "wall_s": time.monotonic() - tick,
+                         "task_specs": recipe.task_specs()}
+    families = tuple(TINY_TRAIN_FAMILIES)
+    validation = {f: suite_spec(f, "validation", 2000, args.eval_size) for f in families + HELDOUT}
+    test = {f: suite_spec(f, "test", 1000, args.eval_size) for f in families + HELDOUT}
+
+    # (1) the family, on validation
     tick = time.monotonic()
-    before = {name: evaluate(planner, grounder, spec) for name, spec in {**test, **heldout}.items()}
-    rates = {f: sum(before[f].values()) / max(1, len(before[f])) for f in test}
-    weakest = args.family or min(rates, key=rates.get)  # type: ignore[arg-type]
-    report.update(sft_rates=rates, weakest=weakest, eval_s=time.monotonic() - tick)
+    sft_validation = {f: evaluate(planner, grounder, validation[f]) for f in families}
+    rates = {f: sum(v.values()) / max(1, len(v)) for f, v in sft_validation.items()}
+    family = args.family or min(rates, key=rates.get)  # type: ignore[arg-type]
+    grpo_spec = f"synthetic:{family}?size={args.grpo_tasks}&seed=0&part=train"
+    training_specs = recipe.task_specs() + [grpo_spec]
+    report.update(family=family, sft_validation_rates=rates, grpo_tasks=grpo_spec,
+                  masked_overlap_with_training={"validation": masked_overlap(validation, training_specs),
+                                                "test": masked_overlap(test, training_specs)})
+    if any(report["masked_overlap_with_training"]["test"].values()):
+        raise SystemExit(f"test suites overlap the training prompts: {report['masked_overlap_with_training']['test']}")
+
+    def train(out: Path, temperature: float, learning_rate: float, seed: int) -> tuple[str, str, dict[str, Any]]:
+        """GRPO of the planner (the SFT grounder frozen), or with `--alternate` design (a): the
+        planner for half the steps, then the grounder for the other half with the new planner frozen."""
+        def run(module: str, model: str, frozen: str, folder: Path, steps: int) -> Any:
+            return grpo(GrpoConfig(
+                model=model, frozen_model=frozen, module=module, tasks=grpo_spec, output_dir=str(folder),  # type: ignore[arg-type]
+                episodes_per_task=args.episodes, tasks_per_step=args.tasks_per_step, max_subgoals=6, max_new_tokens=96,
+                temperature=temperature, learning_rate=learning_rate, train_steps=steps,
+                max_minutes=args.grpo_max_minutes, seed=seed, progress=False, torch_threads=args.threads,
+            ))
+
+        if not args.alternate:
+            result = run("planner", planner, grounder, out, args.grpo_steps)
+            return str(out), grounder, {"steps": result.steps, "seconds_per_step": result.seconds_per_step,
+                                        "train_mean_reward": result.mean_reward,
+                                        "constant_groups": f"{result.constant_groups}/{result.groups}"}
+        half = max(1, args.grpo_steps // 2)
+        first = run("planner", planner, grounder, out / "planner", half)
+        second = run("grounder", grounder, str(out / "planner"), out / "grounder", half)
+        return str(out / "planner"), str(out / "grounder"), {
+            "steps": {"planner": first.steps, "grounder": second.steps},
+            "seconds_per_step": {"planner": first.seconds_per_step, "grounder": second.seconds_per_step},
+            "train_mean_reward": {"planner": first.mean_reward, "grounder": second.mean_reward},
+            "constant_groups": f"{first.constant_groups + second.constant_groups}/{first.groups + second.groups}"}
+
+    # (2) temperature and learning rate, on validation, with the selection seed
+    selected_suites = [family, *HELDOUT]
+    sft_selected = {name: sft_validation.get(name) or evaluate(planner, grounder, validation[name]) for name in selected_suites}
+    grid = []
+    for temperature in args.temperatures:
+        for learning_rate in args.learning_rates:
+            out = work / f"select-T{temperature}-lr{learning_rate}"
+            new_planner, new_grounder, info = train(out, temperature, learning_rate, args.selection_seed)
+            after = {name: evaluate(new_planner, new_grounder, validation[name]) for name in selected_suites}
+            row = {"temperature": temperature, "learning_rate": learning_rate, "seed": args.selection_seed, **info,
+                   "validation": {name: paired(sft_selected[name], after[name]) for name in selected_suites}}
+            grid.append(row)
+            print(json.dumps({"selection": row}), flush=True)
+    best = max(grid, key=lambda r: (r["validation"][family]["after"],
+                                    sum(r["validation"][h]["after"] for h in HELDOUT), -r["learning_rate"]))
+    report["selection"] = {"grid": grid, "chosen": {"temperature": best["temperature"], "learning_rate": best["learning_rate"]},
+                           "rule": "highest validation success on the family, then on held-out maths, then the lower lr"}
+    report["selection_s"] = time.monotonic() - tick
+    if results:
+        (results / "selection.json").write_text(json.dumps(report, indent=1) + "\n")
+
+    # (3) test, once, with each training seed
+    test_suites = [family, *HELDOUT]
+    sft_test = {name: evaluate(planner, grounder, test[name]) for name in test_suites}
     runs = []
-
-    def train(module: str, model: str, frozen: str, out: Path, minutes: float, seed: int) -> Any:
-        return grpo(GrpoConfig(
-            model=model, frozen_model=frozen, module=module, tasks=f"synthetic:{weakest}?size={args.grpo_tasks}&seed=0",  # type: ignore[arg-type]
-            output_dir=str(out), episodes_per_task=args.episodes, tasks_per_step=args.tasks_per_step, max_subgoals=6,
-            max_new_tokens=96, temperature=args.temperature, learning_rate=args.learning_rate, train_steps=100_000,
-            max_minutes=minutes, seed=seed, progress=False, torch_threads=args.threads,
-        ))
-
     for seed in args.seeds:
         out = work / f"grpo-seed{seed}"
-        if args.alternate:  # design (a): two trainers in turn, each module trained while the other is frozen
-            first = train("planner", planner, grounder, out / "planner", args.grpo_minutes / 2, seed)
-            second = train("grounder", grounder, str(out / "planner"), out / "grounder", args.grpo_minutes / 2, seed)
-            new_planner, new_grounder = str(out / "planner"), str(out / "grounder")
-            result_steps = {"planner": first.steps, "grounder": second.steps}
-            result = first if first.mean_reward is not None else second
-            mean_reward = {"planner": first.mean_reward, "grounder": second.mean_reward}
-            constant = f"{first.constant_groups + second.constant_groups}/{first.groups + second.groups}"
-            seconds = {"planner": first.seconds_per_step, "grounder": second.seconds_per_step}
-        else:  # the planner trained, the SFT grounder frozen
-            result = train("planner", planner, grounder, out, args.grpo_minutes, seed)
-            new_planner, new_grounder = str(out), grounder
-            result_steps, mean_reward, seconds = result.steps, result.mean_reward, result.seconds_per_step
-            constant = f"{result.constant_groups}/{result.groups}"
-        suites = {weakest: test[weakest], **heldout}
-        after = {name: evaluate(new_planner, new_grounder, spec) for name, spec in suites.items()}
-        runs.append({"seed": seed, "design": "a (alternating)" if args.alternate else "planner only", "steps": result_steps,
-                     "seconds_per_step": seconds, "train_mean_reward": mean_reward, "constant_groups": constant,
-                     "suites": {name: paired(before[name], after[name]) for name in suites}})
-        print(json.dumps(runs[-1]), flush=True)
-    report["runs"] = runs
+        new_planner, new_grounder, info = train(out, best["temperature"], best["learning_rate"], seed)
+        after = {name: evaluate(new_planner, new_grounder, test[name]) for name in test_suites}
+        run = {"seed": seed, "family": family, "design": "a (alternating)" if args.alternate else "planner only",
+               "temperature": best["temperature"], "learning_rate": best["learning_rate"], **info,
+               "test_specs": {name: test[name] for name in test_suites},
+               "test": {name: paired(sft_test[name], after[name]) for name in test_suites},
+               "per_task": {name: {"before": sft_test[name], "after": after[name]} for name in test_suites}}
+        runs.append(run)
+        if results:
+            (results / f"seed{seed}.json").write_text(json.dumps(run, indent=1) + "\n")
+        print(json.dumps({k: v for k, v in run.items() if k != "per_task"}), flush=True)
+    report["runs"] = [{k: v for k, v in run.items() if k != "per_task"} for run in runs]
+    if results:
+        (results / "summary.json").write_text(json.dumps(report, indent=1) + "\n")
     return report
 
 
@@ -178,18 +246,20 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--max-new-tokens", type=int, default=48, help="smollm2: longest module turn")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (1: OpenMP threads spin against other processes on a shared machine)")
     parser.add_argument("--sft-dir", default="", help="experiment: a train_tiny folder (planner/, grounder/) to start from")
-    parser.add_argument("--sft-minutes", type=float, default=8.0)
-    parser.add_argument("--sft-tasks", type=int, default=300, help="SFT training tasks per family")
-    parser.add_argument("--grpo-minutes", type=float, default=5.0, help="GRPO wall-clock budget per seed")
-    parser.add_argument("--grpo-tasks", type=int, default=100, help="GRPO training tasks (seed 0)")
+    parser.add_argument("--sft-minutes", type=float, default=1.5, help="experiment: SFT budget (1.5: the weaker agent with headroom)")
+    parser.add_argument("--sft-tasks", type=int, default=100, help="SFT training tasks per family (seed 0, part=train)")
+    parser.add_argument("--grpo-steps", type=int, default=100, help="experiment: GRPO optimizer steps per run (a fixed count, so load does not change it)")
+    parser.add_argument("--grpo-max-minutes", type=float, default=15.0, help="experiment: wall-clock cap per GRPO run")
+    parser.add_argument("--grpo-tasks", type=int, default=100, help="GRPO training tasks (seed 0, part=train)")
     parser.add_argument("--tasks-per-step", type=int, default=2)
-    parser.add_argument("--learning-rate", type=float, default=3e-5)
-    parser.add_argument("--temperature", type=float, default=0.5,
-                        help="experiment: GRPO sampling temperature (at 1.0 the tiny SFT agent's groups were 95%% constant)")
-    parser.add_argument("--eval-size", type=int, default=50, help="test tasks per suite (seed 1000)")
-    parser.add_argument("--seeds", type=int, nargs="*", default=[0, 1, 2])
+    parser.add_argument("--temperatures", type=float, nargs="+", default=[0.5, 1.0], help="experiment: sampling temperatures tried on validation")
+    parser.add_argument("--learning-rates", type=float, nargs="+", default=[3e-5, 1e-4], help="experiment: learning rates tried on validation")
+    parser.add_argument("--selection-seed", type=int, default=100, help="experiment: training seed of the validation grid (not among --seeds)")
+    parser.add_argument("--eval-size", type=int, default=50, help="tasks per validation or test suite")
+    parser.add_argument("--seeds", type=int, nargs="*", default=[0, 1, 2], help="experiment: training seeds of the test runs")
+    parser.add_argument("--results-dir", default="", help="experiment: write selection.json, seed{N}.json and summary.json here")
     parser.add_argument("--alternate", action="store_true",
-                        help="experiment: design (a), planner then grounder, each for half the budget, the other frozen")
+                        help="experiment: design (a), planner then grounder, each for half the steps, the other frozen")
     args = parser.parse_args(argv)
     if args.part == "smollm2":
         args.family = args.family or "shopping_total"
