@@ -1,9 +1,12 @@
-"""Every `lumos` subcommand's `--help` prints its usage and exits 0 (in-process: one parser walk, no subprocesses)."""
+"""Every `lumos` subcommand's `--help` prints its usage and exits 0 (in-process: one parser walk, no subprocesses),
+and the README's command table names every subcommand."""
 
 from __future__ import annotations
 
 import argparse
+import re
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
@@ -45,3 +48,15 @@ def test_a_percent_in_a_docstring_is_shown_as_text():
     parser = argparse.ArgumentParser(prog="lumos")
     add_dataclass_arguments(parser, _PercentConfig)
     assert "fraction kept (0.5 is 50%, not %(default)s)" in " ".join(parser.format_help().split())
+
+
+def test_the_readme_command_table_names_every_subcommand():
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = readme.split("## The command line", 1)[1].split("\n## ", 1)[0]
+    named = set()
+    for row in section.splitlines():
+        if row.startswith("| `lumos"):
+            for first, second in re.findall(r"`lumos ([a-z-]+)(?: ([a-z-]+))?", row.split(" | ", 1)[0]):
+                named.add(TWO_WORD_COMMANDS.get((first, second), first))
+    missing = (set(COMMANDS) | {"train"}) - named
+    assert not missing, f"README.md's command table lacks lumos {', '.join(sorted(missing))}"
