@@ -16,8 +16,10 @@ extraction), and knows nothing about the bundled world's sentence patterns:
 Two LUMOS usages are handled on purpose: a comparison `Which ... earlier, A or B?` (options split
 on "or") over a list of values (`QA([R3, R6], ...)` with one value per option, in order) or over
 passages (the value stated about each option: a date, parsed with python-dateutil, when the
-comparison is about time, else a quantity), and yes/no questions over boolean results
-(`QA([R3, R6], Question: Can ...?)` with `True`/`False` values). Capitalised sentence openers are
+comparison is about time, else a quantity), and yes/no questions, answered `yes`/`no` as HotpotQA
+writes them: over boolean results (`QA([R3, R6], Question: Can ...?)` with `True`/`False` values
+from Calculator), and HotpotQA's comparisons `Were A and B of the same nationality?` (the value
+stated about each of A and B: a demonym, a year, or a place or name; equal or not). Capitalised sentence openers are
 told from names by general rules (NLTK's English stop words, and the truecasing rule: a word the
 context also writes in lower case), not by word lists of any corpus. Numbers are
 returned without thousands separators (`75000`), so Calculator can use them. When no candidate
@@ -72,6 +74,11 @@ _NUMBER = re.compile(r"(?<![\w.,])(\d{1,3}(?:,\d{3})+|\d+(?:\.\d+)?)(?![\w,]\d)"
 _WORD = re.compile(r"[A-Z]\.(?:\s?[A-Z]\.)*|[A-Za-z\u00C0-\u024F][\w'’\-]*|\d[\d,.]*\d|\d|[^\w\s]")
 _SENTENCE_END = re.compile(r"(?<!\b[A-Z]\.)(?<=[.!?])\s+(?=[A-Z0-9\"'“])")  # not after an initial ("J. R. R. Tolkien")
 _DEMONYM = re.compile(r"[A-Z][a-z]+(?:an|ish|ese|ic|ss|ch)")
+_SAME = re.compile(r"^(?:is|are|was|were|do|does|did|have|has|had)\s+(?P<pair>.+?)\s+the same\s+(?P<attribute>[a-z]+)", re.I)
+"""`Were A and B (of|born in|located in) the same ATTRIBUTE?`"""
+_NATIONALITY = frozenset({"nationality", "citizenship", "origin", "ethnicity"})
+_DATED = frozenset({"year", "decade", "century"})
+_PLACES = frozenset({"city", "town", "country", "state", "place", "region", "province", "county", "village", "continent"})
 _SMALLER = re.compile(r"\b(earlier|earliest|first|older|oldest|before|sooner|fewer|smaller|smallest|less|lower|least|"
                       r"shorter|shortest|closer|closest|nearer|nearest|lighter|shallower|narrower)\b", re.I)
 _LARGER = re.compile(r"\b(later|latest|last|younger|youngest|after|more|most|larger|largest|bigger|biggest|greater|higher|"
@@ -125,7 +132,8 @@ class ExtractiveReader:
         if compared is not None:
             return compared
         if kind == "boolean":
-            return self._yes_no(contexts, question)
+            same = self._same(contexts, question, common)
+            return same if same is not None else self._yes_no(contexts, question)
         sentences = split_sentences(contexts)
         if not sentences:
             return ""
@@ -241,15 +249,70 @@ class ExtractiveReader:
         items = _items(contexts)
         booleans = [_boolean(item) for item in items]
         if items and all(b is not None for b in booleans):
-            return "True" if all(booleans) else "False"
+            return "yes" if all(booleans) else "no"
         sentences = split_sentences(contexts)
         if not sentences:
-            return "False"
+            return "no"
         score, sentence = self._rank_sentences(sentences, question)[0]
         negated = re.search(r"\b(not|never|no|neither|nor)\b", sentence, re.I) is not None
         wanted = _content_stems(question)
         covered = len(wanted & _content_stems(sentence)) / max(1, len(wanted))
-        return "True" if covered >= 0.6 and not negated else "False"
+        return "yes" if covered >= 0.6 and not negated else "no"
+
+    def _same(self, contexts: Sequence[str], question: str, common: frozenset[str]) -> str | None:
+        """`yes`/`no` for `Were A and B of the same ATTRIBUTE?` from the value stated about each
+        (in the first sentence naming it, or the sentences after it in its passage); None when the
+        question is not of that shape or a value is not found."""
+        match = _SAME.match(question.strip())
+        if match is None or " and " not in match.group("pair"):
+            return None
+        first, _, second = match.group("pair").partition(" and ")
+        words = second.split()
+        while words and not _is_capitalised(words[-1]):  # "the British Museum located in" -> "the British Museum"
+            words.pop()
+        attribute = match.group("attribute").lower()
+        values = [self._stated(contexts, option, attribute, question, common) for option in (first.strip(), " ".join(words))]
+        if any(value is None for value in values):
+            return None
+        return "yes" if values[0] == values[1] else "no"
+
+    def _stated(self, contexts: Sequence[str], option: str, attribute: str, question: str, common: frozenset[str]) -> str | None:
+        """The value stated about `option`; a passage naming it in full wins over one naming its last word
+        ("Ed Wood" is "Edward Davis Wood Jr." in his own article)."""
+        words = [w for w in _fold(option).split() if w not in ("the", "a", "an")]
+        if not words:
+            return None
+        for wanted in ({*words}, {words[-1]}):
+            value = self._stated_about(contexts, option, wanted, attribute, question, common)
+            if value is not None:
+                return value
+        return None
+
+    def _stated_about(self, contexts: Sequence[str], option: str, wanted: set[str], attribute: str, question: str,
+                      common: frozenset[str]) -> str | None:
+        kind: AnswerType = "place" if attribute in _PLACES else "entity"
+        question_words, question_folded = _content_stems(question), _fold(question)
+        for context in contexts:
+            sentences = split_sentences([context])
+            for position, sentence in enumerate(sentences):
+                if not wanted <= set(_fold(sentence).split()):
+                    continue
+                for later in sentences[position:]:
+                    text = _without(later, option)
+                    if attribute in _NATIONALITY:
+                        found = [m.group(0) for m in _WORD.finditer(text) if _DEMONYM.fullmatch(m.group(0))]
+                        value = found[0] if found else None
+                    elif attribute in _DATED:
+                        dates = parse_dates(text)
+                        value = str(dates[0].year // {"year": 1, "decade": 10, "century": 100}[attribute]) if dates else None
+                    else:
+                        candidates = [c for c in _candidates(text, kind, question_words, question_folded, common)
+                                      if not set(_fold(c.text).split()) & wanted]
+                        value = _fold(max(candidates, key=lambda c: c.score).text) if candidates else None
+                    if value is not None:
+                        return value
+                break
+        return None
 
 
 # ---------------------------------------------------------------------------------------------
