@@ -5,30 +5,45 @@ in training. lumos derives each suite's category from the training provenance in
 `lumos_model.json` (`agents.models.ModelRecord.training`: `task_specs`, `families`, `domains`,
 `template_ids`, ...), never from what the suite's author calls it:
 
-- `in-template`: the suite's families (or dataset) were trained on, with new numbers and entities
-  (another seed or another file of the same dataset);
-- `held-out`: a trained domain, but families, templates or datasets the agent never trained on;
+- `seen`: the suite repeats training questions, exactly or once numbers are masked (the training
+  task specs the records name are rebuilt: `training_questions`, `training_overlap`). It measures
+  memory, not generalisation, whatever its families say: `lumos eval` refuses such a suite unless
+  `--allow-overlap` is given, and then labels it `seen` and pools it with nothing else;
+- `in-template`: the suite's families (or dataset) and templates were trained on, with new numbers
+  and entities (another seed or part, another file of the same dataset) and no repeated question;
+- `held-out-template` (shown as "held-out (template-disjoint)"): trained families, but none of the
+  suite's templates was trained on (a `?templates=test` suite of a model trained on
+  `?templates=train`, or on templates the record's `template_ids` leave out);
+- `held-out`: a trained domain, but families or datasets the agent never trained on;
 - `unseen`: a domain the agent never trained on;
 - `unknown`: a module has no training record (a public checkpoint, a served model, an untrained
   model, the oracle): lumos cannot know what it saw, so nothing is called in-domain.
 
-Only when no record says anything and the user names `--trained-domains` explicitly are the
-categories taken from that flag and the suites' `kind`, and the report says they were asserted.
-Every decision carries the record field that made it (`decided_by`) and a sentence (`reason`),
-which `report.json` keeps.
+Each category is its own pool: `held-out-template` enters neither the `held-out` nor the
+`in-template` pool, and `seen` enters none. Only when no record says anything and the user names
+`--trained-domains` explicitly are the categories taken from that flag and the suites' `kind`, and
+the report says they were asserted. Every decision carries the record field that made it
+(`decided_by`) and a sentence (`reason`), which `report.json` keeps.
 """
 
 from __future__ import annotations
 
 import importlib
-import re
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Literal, Mapping
 
 from lumos_envs.domains import Domain
+from lumos_envs.tasks.question_keys import mask_numbers, masked_key, normalise_question
 
-Category = Literal["in-template", "held-out", "unseen", "unknown"]
-CATEGORIES: tuple[Category, ...] = ("in-template", "held-out", "unseen", "unknown")
+__all__ = ["CATEGORIES", "Category", "CategoryDecision", "TrainingProvenance", "TrainingQuestions", "category_label", "decide",
+           "mask_numbers", "normalise_question", "seen_decision", "task_provenance", "training_overlap", "training_provenance",
+           "training_questions"]
+
+Category = Literal["in-template", "held-out-template", "held-out", "unseen", "seen", "unknown"]
+CATEGORIES: tuple[Category, ...] = ("in-template", "held-out-template", "held-out", "unseen", "seen", "unknown")
+"""from nearest to farthest from training, then `seen` (repeats training questions) and `unknown`"""
+CATEGORY_LABELS: dict[str, str] = {"held-out-template": "held-out (template-disjoint)"}
+"""how reports print a category whose value is not its own best name"""
 LEGACY_CATEGORIES: dict[str, Category] = {"in-domain": "in-template"}
 """names earlier reports and callers used"""
 
@@ -50,8 +65,13 @@ class CategoryDecision:
     category: Category
     decided_by: str
     """`training.domains`, `training.families`, `training.template_ids`, `training.task_specs`,
-    `--trained-domains` (asserted by the user), or `no training record`"""
+    `training questions` (the suite repeats some), `--trained-domains` (asserted by the user), or `no training record`"""
     reason: str
+
+
+def category_label(category: str) -> str:
+    """The category as reports print it (`held-out-template` is "held-out (template-disjoint)")."""
+    return CATEGORY_LABELS.get(category, category)
 
 
 @dataclass(frozen=True)
@@ -66,6 +86,10 @@ class TrainingProvenance:
     datasets: frozenset[str] = frozenset()
     """loaders of the file or hub task specs trained on (`gsm8k`, `spider`, ...)"""
     template_ids: frozenset[str] = frozenset()
+    """the records' own `template_ids` (they decide templates where given)"""
+    trained_templates: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    """family -> the template keys its training specs drew from (`?templates=`), for families with
+    a template choice (the maths families); every key where a family was trained without a choice"""
     domains: frozenset[str] = frozenset()
     domain_fields: tuple[str, ...] = ()
     """the record fields the domains came from"""
@@ -74,7 +98,8 @@ class TrainingProvenance:
 
     def to_json(self) -> dict[str, Any]:
         return {"sources": list(self.sources), "task_specs": list(self.task_specs), "families": sorted(self.families),
-                "datasets": sorted(self.datasets), "template_ids": sorted(self.template_ids), "domains": sorted(self.domains),
+                "datasets": sorted(self.datasets), "template_ids": sorted(self.template_ids),
+                "trained_templates": {f: sorted(keys) for f, keys in sorted(self.trained_templates.items())}, "domains": sorted(self.domains),
                 "domain_fields": list(self.domain_fields), "record_counts": self.record_counts}
 
 
@@ -174,10 +199,11 @@ def decide(env_id: str, tasks: str | None, provenance: TrainingProvenance, *, li
 
 @dataclass
 class TrainingQuestions:
-    """The training questions a record's task specs rebuild, whitespace-normalised, and with numbers masked."""
+    """The training questions a record's task specs rebuild: whitespace-normalised (`exact`) and
+    with numbers masked (`masked`), each mapped to the first training spec that holds it."""
 
-    exact: set[str] = field(default_factory=set)
-    masked: set[str] = field(default_factory=set)
+    exact: dict[str, str] = field(default_factory=dict)
+    masked: dict[str, str] = field(default_factory=dict)
     specs: list[str] = field(default_factory=list)
     """the task specs rebuilt"""
     skipped: dict[str, str] = field(default_factory=dict)
@@ -188,13 +214,16 @@ MAX_TRAINING_TASKS = 50_000
 """training tasks rebuilt per spec to check overlap; a larger source is skipped (and said so)"""
 
 
-def training_questions(provenance: TrainingProvenance) -> TrainingQuestions:
-    """Rebuild the questions of every training task spec the records name (bundled generators
-    are deterministic, so `synthetic:` specs rebuild exactly; files need to be where they were)."""
+def training_questions(provenance: TrainingProvenance | Iterable[str]) -> TrainingQuestions:
+    """Rebuild the questions of every training task spec the records name (or of the specs given);
+    bundled generators are deterministic, so `synthetic:` specs rebuild exactly; files need to be
+    where they were. A whole spec is rebuilt even where training used only its first tasks: the
+    check errs towards finding overlap."""
     from lumos_envs.tasks.registry import load_tasks
 
+    specs = provenance.task_specs if isinstance(provenance, TrainingProvenance) else tuple(provenance)
     out = TrainingQuestions()
-    for spec in provenance.task_specs:
+    for spec in dict.fromkeys(specs):
         try:
             source = load_tasks(spec)
             if len(source) > MAX_TRAINING_TASKS:
@@ -202,8 +231,8 @@ def training_questions(provenance: TrainingProvenance) -> TrainingQuestions:
                 continue
             for index in range(len(source)):
                 text = normalise_question(source[index].question)
-                out.exact.add(text)
-                out.masked.add(mask_numbers(text))
+                out.exact.setdefault(text, spec)
+                out.masked.setdefault(mask_numbers(text), spec)
         except (OSError, ValueError, KeyError) as error:
             out.skipped[spec] = str(error).splitlines()[0] if str(error) else type(error).__name__
             continue
@@ -213,27 +242,62 @@ def training_questions(provenance: TrainingProvenance) -> TrainingQuestions:
 
 def training_overlap(env_id: str, tasks: str | None, questions: TrainingQuestions, *, limit: int | None = None) -> dict[str, Any]:
     """How many of the suite's questions equal a training question (whitespace-normalised), and
-    how many do once every number is masked: an in-template suite should have no exact duplicates."""
+    how many do once every number is masked (`masked_key`), with the training specs they come
+    from (`by_spec`: spec -> masked duplicates): any of either makes the suite `seen`."""
     from lumos_envs.tasks.registry import load_tasks
 
     source = load_tasks(tasks or default_task_spec(env_id))
     count = len(source) if limit is None else min(limit, len(source))
     texts = [normalise_question(source[i].question) for i in range(count)]
+    by_spec: dict[str, int] = {}
+    for text in texts:
+        spec = questions.masked.get(masked_key(text))
+        if spec is not None:
+            by_spec[spec] = by_spec.get(spec, 0) + 1
     return {"questions": count, "exact_duplicates": sum(1 for t in texts if t in questions.exact),
-            "masked_duplicates": sum(1 for t in texts if mask_numbers(t) in questions.masked),
+            "masked_duplicates": sum(by_spec.values()), "by_spec": by_spec,
             "training_specs": list(questions.specs), "skipped_specs": dict(questions.skipped)}
 
 
-def normalise_question(text: str) -> str:
-    return " ".join(str(text).split())
+def overlaps(overlap: Mapping[str, Any] | None) -> bool:
+    """Whether a `training_overlap` result found any exact or masked duplicate."""
+    return bool(overlap and (overlap.get("exact_duplicates") or overlap.get("masked_duplicates")))
 
 
-def mask_numbers(text: str) -> str:
-    """Every number (`12`, `3.50`, `1,200`) as `N`: what is left is the question's template and entities."""
-    return _NUMBER.sub("N", text)
+def overlap_sentence(overlap: Mapping[str, Any]) -> str:
+    """`3 exact and 46 masked duplicates of training questions among its 50 (training spec X)`."""
+    specs = ", ".join(f"{spec} ({n})" if len(overlap["by_spec"]) > 1 else spec
+                      for spec, n in sorted(overlap.get("by_spec", {}).items(), key=lambda item: -item[1]))
+    return (f"{overlap['exact_duplicates']} exact and {overlap['masked_duplicates']} masked duplicates of training questions "
+            f"among its {overlap['questions']} (training spec{'s' if len(overlap.get('by_spec', {})) > 1 else ''} {specs})")
 
 
-_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+def seen_decision(decision: CategoryDecision, overlap: Mapping[str, Any]) -> CategoryDecision:
+    """`seen` for a suite that repeats training questions, keeping what its families alone would make it."""
+    return CategoryDecision("seen", "training questions",
+                            f"{overlap_sentence(overlap)}; by its families alone: {category_label(decision.category)} ({decision.reason})")
+
+
+def task_provenance(jobs: Iterable[tuple[str, str | None]]) -> dict[str, Any]:
+    """The training record fields categories are derived from, for a run trained on `jobs` (env id,
+    task spec or None for the env's default tasks; the env may be "" where a spec is given):
+    `task_specs`, `env_ids`, `families` (synthetic
+    families, aliases expanded) and `domains`. Every lumos training path (SFT, DPO, GRPO, improve)
+    records them through this function."""
+    jobs = [(env, spec or default_task_spec(env)) for env, spec in jobs]
+    known = _synthetic_families()
+    families: set[str] = set()
+    domains = {ENV_DOMAINS[env].value for env, _ in jobs if env in ENV_DOMAINS}
+    for _, spec in jobs:
+        loader, argument = _loader_and_argument(spec)
+        if loader == "synthetic":
+            expanded = _expand_family(argument, known)
+            families |= expanded
+            domains |= {known[f]["domain"] for f in expanded if f in known}
+        elif loader:
+            domains |= {_loader_domain(loader)} - {None}  # type: ignore[arg-type]
+    return {"task_specs": list(dict.fromkeys(spec for _, spec in jobs)), "env_ids": sorted({env for env, _ in jobs if env}),
+            "families": sorted(families), "domains": sorted(domains)}
 
 
 def asserted(env_id: str, kind: str, trained_domains: Iterable[str]) -> CategoryDecision:
@@ -273,18 +337,25 @@ def _merge(sources: list[str], trainings: list[Mapping[str, Any]]) -> TrainingPr
     domains: set[str] = set()
     domain_fields: list[str] = []
     counts: dict[str, Any] = {}
+    trained_templates: dict[str, set[str]] = {}
     known_families = _synthetic_families()
     for source, training in zip(sources, trainings):
         for spec in _strings(training.get("task_specs")):
             specs.append(spec)
             loader, argument = _loader_and_argument(spec)
             if loader == "synthetic":
-                families |= _expand_family(argument, known_families)
+                expanded = _expand_family(argument, known_families)
+                families |= expanded
+                for family in expanded:
+                    _add_templates(trained_templates, family, _spec_option(spec, "templates") or "all")
             elif loader:
                 datasets.add(_dataset_id(loader, argument))
         for name in _strings(training.get("families")):
             if name in known_families:
-                families |= _expand_family(name, known_families)
+                expanded = _expand_family(name, known_families)
+                families |= expanded
+                for family in expanded - set(trained_templates):  # named without a spec: every template
+                    _add_templates(trained_templates, family, "all")
             else:
                 datasets.add(name)  # a dataset named as a family (`gsm8k`)
         templates |= set(_strings(training.get("template_ids")))
@@ -304,7 +375,32 @@ def _merge(sources: list[str], trainings: list[Mapping[str, Any]]) -> TrainingPr
         if "record_counts" in training or "records" in training:
             counts[source] = training.get("record_counts", {"records": training.get("records")})
     return TrainingProvenance(tuple(sources), tuple(specs), frozenset(families), frozenset(datasets), frozenset(templates),
-                              frozenset(domains), tuple(domain_fields), counts)
+                              {f: frozenset(keys) for f, keys in trained_templates.items()}, frozenset(domains), tuple(domain_fields),
+                              counts)
+
+
+def _add_templates(trained: dict[str, set[str]], family: str, choice: str) -> None:
+    """Add the template keys `choice` (`all`, `train`, `test`, keys) picks from a family with a
+    template choice (the maths families); other families have none to record."""
+    from lumos_envs.tasks.synthetic_math import MATH_FAMILIES, chosen_templates
+
+    info = MATH_FAMILIES.get(family)
+    if info is None:
+        return
+    try:
+        keys = {t.key for t in chosen_templates(info, choice)}
+    except ValueError:  # a choice this version does not know: count every template, the cautious side
+        keys = {t.key for t in info.templates}
+    trained.setdefault(family, set()).update(keys)
+
+
+def _spec_option(spec: str, name: str) -> str | None:
+    from lumos_envs.tasks.registry import parse_task_spec
+
+    try:
+        return parse_task_spec(spec)[2].get(name)
+    except ValueError:
+        return None
 
 
 def _decide_synthetic(spec: str, argument: str, provenance: TrainingProvenance, limit: int | None) -> CategoryDecision:
@@ -320,16 +416,22 @@ def _decide_synthetic(spec: str, argument: str, provenance: TrainingProvenance, 
         untrained = ", ".join(sorted(families - trained))
         return CategoryDecision("in-template", "training.families",
                                 f"{', '.join(sorted(trained))} trained on, {untrained} not: counted in-template, the cautious side")
-    if not provenance.template_ids:
-        return CategoryDecision("in-template", "training.families",
-                                f"famil{'y' if len(families) == 1 else 'ies'} {', '.join(sorted(families))} trained on (new seed)")
-    suite_templates = _suite_templates(spec, limit)
-    seen = {t for t in suite_templates if _template_trained(t, provenance.template_ids)}
+    if provenance.template_ids:  # the records name their templates: they decide
+        suite_templates = _suite_templates(spec, limit)
+        seen = {t for t in suite_templates if _template_trained(t, provenance.template_ids)}
+        decided_by = "training.template_ids"
+    else:  # the templates the training specs drew from (`?templates=`), for families that have a choice
+        suite_templates = {t for t in _suite_templates(spec, limit) if t[0] in provenance.trained_templates}
+        if not suite_templates:
+            return CategoryDecision("in-template", "training.families",
+                                    f"famil{'y' if len(families) == 1 else 'ies'} {', '.join(sorted(families))} trained on (new seed)")
+        seen = {t for t in suite_templates if t[1] in provenance.trained_templates[t[0]]}
+        decided_by = "training.task_specs"
     if not seen:
-        return CategoryDecision("held-out", "training.template_ids",
+        return CategoryDecision("held-out-template", decided_by,
                                 f"trained families, but none of the suite's {len(suite_templates)} templates was trained on")
-    note = "" if seen == suite_templates else f" ({len(suite_templates) - len(seen)} of {len(suite_templates)} templates not)"
-    return CategoryDecision("in-template", "training.template_ids", f"trained families and templates{note}")
+    note = "" if seen == suite_templates else f" ({len(suite_templates) - len(seen)} of {len(suite_templates)} templates not: counted in-template, the cautious side)"
+    return CategoryDecision("in-template", decided_by, f"trained families and templates{note}")
 
 
 def _suite_templates(spec: str, limit: int | None) -> set[tuple[str, str]]:

@@ -7,7 +7,7 @@ import json
 from dataclasses import dataclass, field, fields
 from functools import partial
 
-
+from rollouts.categories import category_label
 from rollouts.engine import ExecutorOptions, Job, RolloutConfig, run_rollouts
 from rollouts.evaluation import EvalConfig, default_suites, evaluate, suites_from_json
 from rollouts.policies import AgentConfig, make_agent
@@ -100,6 +100,9 @@ class EvalCommand(AgentConfig, ExecutorOptions):
     """reset seeds start here"""
     compare_to: str | None = None
     """an earlier report (folder or report.json): pairs episodes by task and seed, McNemar test on success"""
+    allow_overlap: bool = False
+    """evaluate suites that repeat questions the model trained on (its lumos_model.json's task specs, exactly or
+    with numbers masked), labelled seen; default: such a suite is refused before any episode runs"""
 
 
 def run_eval_command(command: EvalCommand) -> int:
@@ -108,11 +111,11 @@ def run_eval_command(command: EvalCommand) -> int:
     config = EvalConfig(suites=suites, trained_domains=command.trained_domains or None, out=command.out,
                         samples=command.samples, num_envs=command.num_envs, max_steps=command.max_steps, seed=command.seed,
                         overwrite=command.overwrite, resume=command.resume, compare_to=command.compare_to,
-                        agent_info=agent_config.info(), **command.executor_options())
+                        allow_overlap=command.allow_overlap, agent_info=agent_config.info(), **command.executor_options())
     result = evaluate(config, partial(make_agent, agent_config), reveal_gold=command.agent == "oracle")
     for suite in result.results:
         low, high = suite.success_ci or (0.0, 0.0)
-        print(f"{suite.name:24s} {suite.category:11s} {suite.episodes:4d} episodes  success {suite.success_rate:6.1%} "
+        print(f"{suite.name:24s} {category_label(suite.category):11s} {suite.episodes:4d} episodes  success {suite.success_rate:6.1%} "
               f"[{low:.1%}, {high:.1%}]")
     print(f"categories from {result.category_provenance.get('source', '?')}")
     print(f"report: {result.report['md']}")

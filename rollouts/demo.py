@@ -6,14 +6,18 @@
 3. A planner and a grounder trained on them with TRL's `SFTTrainer` under a wall-clock budget
    (`rollouts/training.py`): by default tiny models built from a config (`TinyRecipe`); with
    `--model smollm2`, LoRA adapters on the real pretrained SmolLM2-135M-Instruct, at CPU sizes.
-4. Evaluation of the trained agent on in-template test splits (other seeds), held-out families and
-   datasets, and the unseen WebShop and SQL domains; `report.md`, `report.json`, `report.png`.
+4. Evaluation of the trained agent on in-template test splits (other seeds, the `part=test` part:
+   no question the model trained on, even with numbers masked), held-out families and datasets, and
+   the unseen WebShop and SQL domains; `report.md`, `report.json`, `report.png`.
 
 The headline is the held-out maths suites (svamp-like, linear-equation, the bundled GSM8K sample):
 families and a dataset the agent never trained on, so the number says whether it learned to solve
 maths word problems rather than to fill in its training templates. In-template success (the
-training families with new numbers and entities) stands beside it; both with Wilson 95% intervals,
-pooled over their suites. Categories are derived from the models' training records, not asserted.
+training families' test part: their templates with questions the model never trained on, numbers
+masked) stands beside it; both with Wilson 95% intervals, pooled over their suites. Categories are
+derived from the models' training records, not asserted; training is on every family's `part=train`
+and evaluation on `part=test`, so no suite repeats a training question (`lumos eval` would refuse
+it), and a suite that did would be `seen` and in neither pool.
 
 The terminal gets one line per stage, a progress bar per evaluation suite, the table and where
 the report is; everything the libraries print (TRL's loss dictionaries, transformers' warnings)
@@ -77,15 +81,15 @@ class DemoConfig:
     train_minutes: float | None = None
     """wall-clock training budget (planner and grounder together); default 9 (tiny), 8 (smollm2)"""
     math_tasks_per_family: int | None = None
-    """training tasks per GSM8K-like family (seed 0); default 300 (tiny), 8 (smollm2)"""
+    """training tasks per GSM8K-like family (seed 0, part=train); default 300 (tiny), 8 (smollm2)"""
     other_tasks: int | None = None
     """training tasks per QA and multimodal family; default 40 (tiny), 4 (smollm2)"""
     test_tasks_per_family: int | None = None
-    """in-template test tasks per training maths family (seed `test_seed`); default 50 (tiny), 3 (smollm2)"""
+    """in-template test tasks per training maths family (seed `test_seed`, part=test); default 50 (tiny), 3 (smollm2)"""
     heldout_tasks: int | None = None
     """tasks per held-out or unseen suite (the GSM8K sample has 25); default 50 (tiny), 6 (smollm2)"""
     test_seed: int = 1000
-    """task seed of every evaluation split (training uses seed 0)"""
+    """task seed of every evaluation split (part=test; training uses seed 0, part=train)"""
     gsm8k_file: str = ""
     """a GSM8K jsonl evaluated as a held-out dataset; default: the 25-problem GSM8K test sample lumos ships (MIT)"""
     num_envs: int | None = None
@@ -113,11 +117,16 @@ class DemoConfig:
             raise ValueError(f"--train-minutes must be > 0, got {self.train_minutes}")
 
 
+TRAIN_PART = "seed=0&part=train"
+"""every training task set's seed and part: the evaluation suites draw from `part=test`, which
+shares no question with it once numbers are masked"""
+
+
 def training_jobs(config: DemoConfig) -> list[Job]:
-    """The oracle's training task sets: the tiny recipe's maths families, QA and multimodal (seed 0)."""
-    jobs = [Job("lumos/Math-v0", f"synthetic:{family}?size={config.math_tasks_per_family}&seed=0") for family in TINY_TRAIN_FAMILIES]
-    jobs += [Job("lumos/QA-v0", f"synthetic:qa_train?size={config.other_tasks}&seed=0"),
-             Job("lumos/Multimodal-v0", f"synthetic:multimodal_train?size={config.other_tasks}&seed=0",
+    """The oracle's training task sets: the tiny recipe's maths families, QA and multimodal (seed 0, part=train)."""
+    jobs = [Job("lumos/Math-v0", f"synthetic:{family}?size={config.math_tasks_per_family}&{TRAIN_PART}") for family in TINY_TRAIN_FAMILIES]
+    jobs += [Job("lumos/QA-v0", f"synthetic:qa_train?size={config.other_tasks}&{TRAIN_PART}"),
+             Job("lumos/Multimodal-v0", f"synthetic:multimodal_train?size={config.other_tasks}&{TRAIN_PART}",
                  env_kwargs=(("vqa_backend", config.vqa_backend),))]
     return jobs
 
@@ -156,6 +165,7 @@ def run_demo(config: DemoConfig, console: TextIO | None = None) -> dict[str, Any
     say = lambda text: print(text, file=console, flush=True)  # noqa: E731
     timings: dict[str, float] = {}
 
+    check_overlap(config)  # before anything runs: evaluation would refuse such a suite after training
     with output_to(logs / "demo.log"):
         tick = time.monotonic()
         oracle_path = out / "oracle.jsonl"
@@ -174,9 +184,7 @@ def run_demo(config: DemoConfig, console: TextIO | None = None) -> dict[str, Any
         say(f"[2/4] {len(records)} LUMOS-I planning and grounding records from the successful episodes")
 
         tick = time.monotonic()
-        provenance = {"task_specs": [job.tasks for job in jobs], "env_ids": sorted({job.env_id for job in jobs}),
-                      "families": [*TINY_TRAIN_FAMILIES, "qa_train", "multimodal_train"], "domains": ["math", "qa", "multimodal"],
-                      "formulation": "iterative"}
+        provenance = {**training_provenance(config), "formulation": "iterative"}
         train_log = logs / "train.log"
         say(f"[3/4] training the {config.model} planner and grounder for {config.train_minutes:g} min (log: {train_log}) ...")
         with output_to(train_log):
@@ -228,14 +236,39 @@ def run_demo(config: DemoConfig, console: TextIO | None = None) -> dict[str, Any
     return summary
 
 
+def training_provenance(config: DemoConfig) -> dict[str, Any]:
+    """What the demo's models are trained on, for their `lumos_model.json`: the training jobs' task
+    specs, families and domains (`rollouts.categories.task_provenance`)."""
+    from rollouts.categories import task_provenance
+
+    return task_provenance((job.env_id, job.tasks) for job in training_jobs(config))
+
+
+def check_overlap(config: DemoConfig) -> dict[str, dict[str, Any]]:
+    """Each evaluation suite's overlap with the training questions (`rollouts.evaluation.suite_overlaps`).
+
+    Raises:
+        ValueError: a suite repeats a training question, exactly or with numbers masked (the message
+            names it, the counts and the training spec).
+    """
+    from rollouts.categories import training_questions
+    from rollouts.evaluation import refuse_overlap, suite_overlaps
+
+    found = suite_overlaps(demo_suites(config), training_questions(training_provenance(config)["task_specs"]))
+    refuse_overlap(found, flag=None)
+    return found
+
+
 def headline(results: list[Any]) -> dict[str, Any]:
     """Held-out maths (the headline suites, pooled) beside in-template maths, each with its Wilson interval.
 
     A headline suite whose derived category is not `held-out` is left out of the pool and named
-    (`not_heldout`): the training record says the agent saw its kind of task."""
+    (`not_heldout`): the training record says the agent saw its kind of task. `seen` suites (they
+    repeat training questions) are in no pool and named (`seen`); neither are template-disjoint ones."""
     by_name = {r.name: r for r in results}
     heldout = [by_name[n] for n in HELDOUT_MATHS if n in by_name and by_name[n].category == "held-out"]
     in_template = [r for r in results if r.env_id == "lumos/Math-v0" and r.category == "in-template"]
+    seen = [r.name for r in results if r.env_id == "lumos/Math-v0" and r.category == "seen"]
 
     def pooled(chosen: list[Any]) -> dict[str, Any]:
         episodes = sum(r.episodes for r in chosen)
@@ -244,9 +277,10 @@ def headline(results: list[Any]) -> dict[str, Any]:
                 "success_rate": successes / episodes if episodes else 0.0, "success_ci": wilson_interval(successes, episodes)}
 
     return {"heldout_maths": pooled(heldout), "in_template_maths": pooled(in_template),
-            "not_heldout": [n for n in HELDOUT_MATHS if n in by_name and by_name[n].category != "held-out"],
+            "not_heldout": [n for n in HELDOUT_MATHS if n in by_name and by_name[n].category != "held-out"], "seen": seen,
             "note": "end-to-end answers of the trained agent; held-out: svamp-like, linear-equation and the GSM8K sample, "
-                    "never trained on; in-template: the training maths families at another seed"}
+                    "never trained on; in-template: the training maths families' test part (another seed, no question the "
+                    "model trained on, numbers masked); seen suites (repeated training questions) are in neither pool"}
 
 
 def _train(config: DemoConfig, out: Path, records: list[dict[str, Any]], provenance: dict[str, Any]) -> tuple[str, str, dict[str, Any]]:
@@ -273,35 +307,38 @@ def _train(config: DemoConfig, out: Path, records: list[dict[str, Any]], provena
     return results["plan"].output_dir, results["ground"].output_dir, results
 
 
-def heldout_maths_suites(size: int, seed: int = 1000, gsm8k_file: str = "") -> list[Suite]:
-    """The held-out maths suites (svamp-like, linear-equation: `size` tasks at `seed`; the GSM8K
-    sample, at most `size` of its problems): the demo's headline, and `lumos improve`'s default."""
+def heldout_maths_suites(size: int, seed: int = 1000, gsm8k_file: str = "", part: str = "test") -> list[Suite]:
+    """The held-out maths suites (svamp-like, linear-equation: `size` tasks of `part` at `seed`; the
+    GSM8K sample, at most `size` of its problems): the demo's headline, and `lumos improve`'s default."""
     gsm8k = Path(gsm8k_file) if gsm8k_file else BUNDLED_GSM8K_SAMPLE
     if not gsm8k.is_file():
         raise ValueError(f"--gsm8k-file {gsm8k} does not exist")
     return [
-        Suite("math/svamp-like", "lumos/Math-v0", f"synthetic:svamp_like?size={size}&seed={seed}", "heldout"),
-        Suite("math/linear-equation", "lumos/Math-v0", f"synthetic:linear_equation?size={size}&seed={seed}", "heldout"),
+        Suite("math/svamp-like", "lumos/Math-v0", f"synthetic:svamp_like?size={size}&seed={seed}&part={part}", "heldout"),
+        Suite("math/linear-equation", "lumos/Math-v0", f"synthetic:linear_equation?size={size}&seed={seed}&part={part}", "heldout"),
         Suite("math/gsm8k-sample", "lumos/Math-v0", f"gsm8k:{gsm8k}", "heldout", limit=size if size < 25 else None),
     ]
 
 
 def demo_suites(config: DemoConfig) -> list[Suite]:
-    """In-template maths, the held-out maths headline, then QA, multimodal and the unseen WebShop and SQL."""
+    """In-template maths, the held-out maths headline, then QA, multimodal and the unseen WebShop and SQL:
+    every synthetic suite the test part (`part=test`) at `test_seed`, but SQL (`sql_aggregate`'s masked
+    questions are too few to fill a test part; the domain is never trained on, and the overlap check says so)."""
     n, seed = int(config.heldout_tasks), config.test_seed  # type: ignore[arg-type]
+    test = f"seed={seed}&part=test"
     vqa = (("vqa_backend", config.vqa_backend),)
     return [
-        *[Suite(f"math/{family}", "lumos/Math-v0", f"synthetic:{family}?size={config.test_tasks_per_family}&seed={seed}")
+        *[Suite(f"math/{family}", "lumos/Math-v0", f"synthetic:{family}?size={config.test_tasks_per_family}&{test}")
           for family in TINY_TRAIN_FAMILIES],
         *heldout_maths_suites(n, seed, config.gsm8k_file),
-        Suite("qa/test", "lumos/QA-v0", f"synthetic:qa_train?size={max(1, n // 4)}&seed={seed}"),
-        Suite("qa/heldout", "lumos/QA-v0", f"synthetic:qa_heldout?size={max(1, n // 2)}&seed={seed}", "heldout"),
-        Suite("multimodal/test", "lumos/Multimodal-v0", f"synthetic:multimodal_train?size={max(1, n // 4)}&seed={seed}",
+        Suite("qa/test", "lumos/QA-v0", f"synthetic:qa_train?size={max(1, n // 4)}&{test}"),
+        Suite("qa/heldout", "lumos/QA-v0", f"synthetic:qa_heldout?size={max(1, n // 2)}&{test}", "heldout"),
+        Suite("multimodal/test", "lumos/Multimodal-v0", f"synthetic:multimodal_train?size={max(1, n // 4)}&{test}",
               env_kwargs=vqa),
-        Suite("multimodal/heldout", "lumos/Multimodal-v0", f"synthetic:multimodal_heldout?size={max(1, n // 3)}&seed={seed}",
+        Suite("multimodal/heldout", "lumos/Multimodal-v0", f"synthetic:multimodal_heldout?size={max(1, n // 3)}&{test}",
               "heldout", env_kwargs=vqa),
-        Suite("webshop", "lumos/WebShop-v0", f"synthetic:webshop_train?size={max(1, n // 3)}&seed={seed}"),
-        Suite("sql", "lumos/SQL-v0", f"synthetic:sql_train?size={max(1, n // 2)}&seed={seed}"),
+        Suite("webshop", "lumos/WebShop-v0", f"synthetic:webshop_train?size={max(1, n // 3)}&{test}"),
+        Suite("sql", "lumos/SQL-v0", f"synthetic:sql_train?size={max(1, n // 2)}&seed={seed}"),  # sql_aggregate has no test part
     ]
 
 
@@ -378,17 +415,22 @@ def _interval(rate: dict[str, Any]) -> str:
 
 def summary_table(summary: dict[str, Any]) -> str:
     """The closing table: one row per suite with its interval, then the headline."""
+    from rollouts.categories import category_label
+
     lines = [f"{'suite':24s} {'category':11s} {'episodes':>8s}  success [Wilson 95%]"]
     for name, suite in summary["suites"].items():
-        lines.append(f"{name:24s} {suite['category']:11s} {suite['episodes']:8d}  {_interval(suite)}")
+        lines.append(f"{name:24s} {category_label(suite['category']):11s} {suite['episodes']:8d}  {_interval(suite)}")
     head = summary["headline"]
+    held, within = head["heldout_maths"], head["in_template_maths"]
     lines.append("")
-    lines.append(f"held-out maths ({', '.join(s.split('/')[1] for s in head['heldout_maths']['suites'])}): "
-                 f"{head['heldout_maths']['successes']}/{head['heldout_maths']['episodes']} = {_interval(head['heldout_maths']).strip()}")
-    lines.append(f"in-template maths (training families, new numbers):  "
-                 f"{head['in_template_maths']['successes']}/{head['in_template_maths']['episodes']} = {_interval(head['in_template_maths']).strip()}")
+    lines.append(f"held-out maths ({', '.join(s.split('/')[1] for s in held['suites'])}; families and a dataset never trained on): "
+                 f"{held['successes']}/{held['episodes']} = {_interval(held).strip()}")
+    lines.append(f"in-template maths ({', '.join(s.split('/')[1] for s in within['suites'])}; training families, test part: "
+                 f"no question trained on, numbers masked): {within['successes']}/{within['episodes']} = {_interval(within).strip()}")
     if head["not_heldout"]:
         lines.append(f"not counted as held-out (the training record covers them): {', '.join(head['not_heldout'])}")
+    if head.get("seen"):
+        lines.append(f"in no pool (seen: they repeat training questions, so they measure memory): {', '.join(head['seen'])}")
     return "\n".join(lines)
 
 

@@ -5,10 +5,16 @@ metric per env (the env's reward: numeric match for maths, EM for QA, WebShop's 
 execution reward, multiple-choice accuracy) and its intervals, and the whole run is written as
 `report.md`, `report.json` and `report.png` (`rollouts/report.py`).
 
-A suite's category (`in-template`, `held-out`, `unseen`, or `unknown`) is derived from the training
-provenance in the models' records (`rollouts/categories.py`), never asserted: a public checkpoint
-has no record and gets `unknown`. Only where no record says anything and `trained_domains` is set
-explicitly are categories taken from it and each suite's `kind`, and the report says so.
+A suite's category (`in-template`, `held-out-template`, `held-out`, `unseen`, `seen` or `unknown`)
+is derived from the training provenance in the models' records (`rollouts/categories.py`), never
+asserted: a public checkpoint has no record and gets `unknown`. Only where no record says anything
+and `trained_domains` is set explicitly are categories taken from it and each suite's `kind`, and
+the report says so.
+
+Before the first episode every suite is checked against the training questions the records name
+(their task specs rebuilt): a suite that repeats any, exactly or once numbers are masked, is
+refused in one line naming it, the counts and the training spec, unless `allow_overlap` is set;
+then it runs, labelled `seen`, and pools with nothing else.
 """
 
 from __future__ import annotations
@@ -19,13 +25,14 @@ from pathlib import Path
 from typing import Any, Literal
 
 from lumos_envs.domains import Domain
-from rollouts.categories import (ENV_DOMAINS, CategoryDecision, TrainingProvenance, asserted, decide, training_overlap, training_provenance,
-                                 training_questions, unknown)
+from rollouts.categories import (ENV_DOMAINS, CategoryDecision, TrainingProvenance, TrainingQuestions, asserted, decide, overlap_sentence,
+                                 overlaps, seen_decision, training_overlap, training_provenance, training_questions, unknown)
 from rollouts.engine import ExecutorOptions, Job, Policy, PolicyFactory, RolloutConfig, build_policy, run_rollouts
 from rollouts.report import SuiteResult, category_summary, check_comparable, summarize, write_report
 from rollouts.store import StoreError, read_trajectories
 
-__all__ = ["ENV_DOMAINS", "EvalConfig", "EvalResult", "Suite", "default_suites", "evaluate", "suites_from_json", "suites_to_json"]
+__all__ = ["ENV_DOMAINS", "EvalConfig", "EvalResult", "Suite", "default_suites", "evaluate", "label_suites", "refuse_overlap", "suite_overlaps",
+           "suites_from_json", "suites_to_json"]
 
 AgentKind = Literal["oracle", "lumos", "integrated", "cot"]
 
@@ -89,16 +96,19 @@ def suites_from_json(text: str) -> list[Suite]:
 
 
 def default_suites(size: int = 50, test_seed: int = 1000) -> list[Suite]:
-    """lumos's bundled suite: every domain, test splits on a seed the training data never uses."""
+    """lumos's bundled suite: every domain, the test part (`part=test`: no question a `part=train`
+    training set holds, numbers masked) on a seed the training data never uses; SQL without a part
+    (`sql_aggregate`'s masked questions are too few to fill one: a model trained on SQL may see it refused)."""
+    test = f"seed={test_seed}&part=test"
     return [
-        Suite("math/gsm8k-like", "lumos/Math-v0", f"synthetic:math_train?size={max(1, size // 6)}&seed={test_seed}"),
-        Suite("math/svamp-like", "lumos/Math-v0", f"synthetic:math_heldout?size={size}&seed={test_seed}", "heldout"),
-        Suite("qa/test", "lumos/QA-v0", f"synthetic:qa_train?size={max(1, size // 4)}&seed={test_seed}"),
-        Suite("qa/heldout", "lumos/QA-v0", f"synthetic:qa_heldout?size={max(1, size // 2)}&seed={test_seed}", "heldout"),
-        Suite("multimodal/test", "lumos/Multimodal-v0", f"synthetic:multimodal_train?size={max(1, size // 4)}&seed={test_seed}"),
-        Suite("multimodal/heldout", "lumos/Multimodal-v0", f"synthetic:multimodal_heldout?size={max(1, size // 2)}&seed={test_seed}", "heldout"),
-        Suite("webshop", "lumos/WebShop-v0", f"synthetic:webshop_train?size={max(1, size // 3)}&seed={test_seed}"),
-        Suite("sql", "lumos/SQL-v0", f"synthetic:sql_train?size={max(1, size // 2)}&seed={test_seed}"),
+        Suite("math/gsm8k-like", "lumos/Math-v0", f"synthetic:math_train?size={max(1, size // 6)}&{test}"),
+        Suite("math/svamp-like", "lumos/Math-v0", f"synthetic:math_heldout?size={size}&{test}", "heldout"),
+        Suite("qa/test", "lumos/QA-v0", f"synthetic:qa_train?size={max(1, size // 4)}&{test}"),
+        Suite("qa/heldout", "lumos/QA-v0", f"synthetic:qa_heldout?size={max(1, size // 2)}&{test}", "heldout"),
+        Suite("multimodal/test", "lumos/Multimodal-v0", f"synthetic:multimodal_train?size={max(1, size // 4)}&{test}"),
+        Suite("multimodal/heldout", "lumos/Multimodal-v0", f"synthetic:multimodal_heldout?size={max(1, size // 2)}&{test}", "heldout"),
+        Suite("webshop", "lumos/WebShop-v0", f"synthetic:webshop_train?size={max(1, size // 3)}&{test}"),
+        Suite("sql", "lumos/SQL-v0", f"synthetic:sql_train?size={max(1, size // 2)}&seed={test_seed}"),  # sql_aggregate has no test part
     ]
 
 
@@ -127,6 +137,9 @@ class EvalConfig(ExecutorOptions):
     """continue earlier trajectories of the same suites (same config), running only missing episodes"""
     compare_to: str | None = None
     """an earlier report (folder or report.json) to pair episodes with"""
+    allow_overlap: bool = False
+    """evaluate suites that repeat training questions the records name (exactly or once numbers
+    are masked), labelled `seen`; off: such a suite is refused before the first episode"""
     title: str = "lumos evaluation"
     agent_info: dict[str, Any] = field(default_factory=dict)
     progress: bool = True
@@ -173,7 +186,8 @@ def evaluate(config: EvalConfig, agent: Policy | PolicyFactory, *, reveal_gold: 
 
     Raises:
         StoreError: a suite's trajectory file exists and neither `overwrite` nor `resume` is set.
-        ValueError: `compare_to` has a suite of the same name with another task spec.
+        ValueError: `compare_to` has a suite of the same name with another task spec; a suite
+            repeats training questions and `allow_overlap` is off (`refuse_overlap`).
     """
     out = Path(config.out)
     paths = {suite.name: out / "trajectories" / (suite.name.replace("/", "__") + ".jsonl") for suite in config.suites}
@@ -186,9 +200,7 @@ def evaluate(config: EvalConfig, agent: Policy | PolicyFactory, *, reveal_gold: 
         if (earlier if earlier.is_dir() else earlier.parent).resolve() == out.resolve():
             raise ValueError(f"--compare-to {config.compare_to} is the report --out would replace; compare with another folder")
         check_comparable(((s.name, s.env_id, s.tasks or "default", dict(s.env_kwargs)) for s in config.suites), config.compare_to)
-    decisions, provenance = categorise(config.suites, config.agent_info, config.trained_domains)
-    training = training_provenance(config.agent_info)
-    questions = training_questions(training) if isinstance(training, TrainingProvenance) and training.task_specs else None
+    decisions, provenance, found = label_suites(config)
     if config.executor == "local":
         agent = build_policy(agent)
     results = []
@@ -206,8 +218,7 @@ def evaluate(config: EvalConfig, agent: Policy | PolicyFactory, *, reveal_gold: 
         results.append(summarize(suite.name, suite.env_id, suite.tasks or "default", decision.category, trajectories,
                                  decided_by=decision.decided_by, reason=decision.reason, env_kwargs=dict(suite.env_kwargs),
                                  path=path.relative_to(out), seed=config.seed))
-        if questions is not None and decision.category in ("in-template", "held-out"):
-            results[-1].training_overlap = training_overlap(suite.env_id, suite.tasks, questions, limit=suite.limit)
+        results[-1].training_overlap = found.get(suite.name)
     meta = {"categories from": provenance["source"],
             **{k: json.dumps(v) if not isinstance(v, str) else v for k, v in config.agent_info.items() if k != "models"}}
     if config.samples > 1:
@@ -217,6 +228,24 @@ def evaluate(config: EvalConfig, agent: Policy | PolicyFactory, *, reveal_gold: 
     report = write_report(results, out, title=config.title, meta=meta, compare_to=config.compare_to,
                           category_provenance=provenance, seed=config.seed)
     return EvalResult(results, report, provenance)
+
+
+def label_suites(config: EvalConfig) -> tuple[dict[str, CategoryDecision], dict[str, Any], dict[str, dict[str, Any]]]:
+    """Each suite's category decision (`seen` where it repeats training questions), what the
+    categories were derived from, and each suite's overlap with the training questions (empty
+    without a record naming task specs); no episode runs.
+
+    Raises:
+        ValueError: a suite repeats training questions and `config.allow_overlap` is off.
+    """
+    decisions, provenance = categorise(config.suites, config.agent_info, config.trained_domains)
+    training = training_provenance(config.agent_info)
+    questions = training_questions(training) if isinstance(training, TrainingProvenance) and training.task_specs else None
+    found = suite_overlaps(config.suites, questions) if questions is not None else {}
+    if not config.allow_overlap:
+        refuse_overlap(found)
+    decisions = {name: seen_decision(d, found[name]) if overlaps(found.get(name)) else d for name, d in decisions.items()}
+    return decisions, provenance, found
 
 
 def categorise(suites: list[Suite], agent_info: dict[str, Any], trained_domains: list[str] | None) -> tuple[dict[str, CategoryDecision], dict[str, Any]]:
@@ -233,6 +262,27 @@ def categorise(suites: list[Suite], agent_info: dict[str, Any], trained_domains:
                            "derived": False, "trained_domains": list(trained_domains), "note": provenance}
     decisions = {s.name: unknown(provenance) for s in suites}
     return decisions, {"source": "nothing: " + provenance, "derived": False, "note": "so no suite is called in-template, held-out or unseen"}
+
+
+def suite_overlaps(suites: list[Suite], questions: TrainingQuestions) -> dict[str, dict[str, Any]]:
+    """Each suite's `training_overlap` with `questions` (the training questions the records name)."""
+    return {s.name: training_overlap(s.env_id, s.tasks, questions, limit=s.limit) for s in suites}
+
+
+def refuse_overlap(found: dict[str, dict[str, Any]], flag: str | None = "--allow-overlap") -> None:
+    """Refuse, in one line, the suites whose questions repeat training questions (`flag`: the
+    option that would let them through, named in the message; None where there is none).
+
+    Raises:
+        ValueError: naming each such suite, its exact and masked duplicate counts and the training
+            spec(s) they come from.
+    """
+    bad = {name: overlap for name, overlap in found.items() if overlaps(overlap)}
+    if bad:
+        suites = "; ".join(f"suite {name!r} has {overlap_sentence(overlap)}" for name, overlap in bad.items())
+        allow = f" or pass {flag} to run it labelled seen" if flag else ""
+        raise ValueError(f"{suites}: a suite that repeats training questions measures memory, not generalisation; evaluate other "
+                         f"questions (another seed, &part=test against training on &part=train){allow}")
 
 
 def suites_to_json(suites: list[Suite]) -> str:

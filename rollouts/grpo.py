@@ -647,22 +647,33 @@ def grpo(config: GrpoConfig) -> GrpoResult:
 
 
 def save_grpo_model(prepared: PreparedGrpo, config: GrpoConfig, out: Path, result: GrpoResult) -> None:
-    """The trained weights, the tokenizer and `lumos_model.json` (`made_by="grpo"`, with the run's provenance)."""
-    from agents.models import ModelRecord, write_model_record
+    """The trained weights, the tokenizer and `lumos_model.json` (`grpo_record`)."""
+    from agents.models import write_model_record
 
     out.mkdir(parents=True, exist_ok=True)
     model = prepared.trainer.accelerator.unwrap_model(prepared.trainer.model)
     model.save_pretrained(out, safe_serialization=True)
     prepared.tokenizer.save_pretrained(out)
-    base = prepared.base_record
+    write_model_record(out, grpo_record(config, result, prepared.base_record))
+
+
+def grpo_record(config: GrpoConfig, result: GrpoResult, base: Any = None) -> Any:
+    """The GRPO output's `ModelRecord` (`made_by="grpo"`): the base's provenance and format, and a
+    training record with the run's settings and what it trained on (`task_specs`, `families`,
+    `domains` from `rollouts.categories.task_provenance`), and `trained_from` the base, whose own
+    record evaluation follows (an SFT start's tasks count as trained too)."""
+    from agents.models import ModelRecord
+    from rollouts.categories import task_provenance
+
     training = {
         "method": "grpo", "trained_from": config.model, "env": config.env, "tasks": config.tasks, "limit": config.limit,
+        **task_provenance([(config.env, config.tasks)]),
         "module": config.module, "episodes_per_task": config.episodes_per_task, "tasks_per_step": config.tasks_per_step,
         "steps": result.steps, "episodes": result.episodes, "mean_reward": result.mean_reward,
         "format_weight": config.format_weight, "beta": config.beta, "temperature": config.temperature,
         "learning_rate": config.learning_rate, "seed": config.seed,
     }
-    record = ModelRecord(
+    return ModelRecord(
         base_model=(base.base_model if base is not None and base.base_model else config.model),
         revision=base.revision if base is not None else None,
         source_sha256=base.source_sha256 if base is not None else None,
@@ -671,7 +682,6 @@ def save_grpo_model(prepared: PreparedGrpo, config: GrpoConfig, out: Path, resul
         tiny=dict(base.tiny) if base is not None and base.tiny is not None else None,
         training=training, made_by="grpo",
     )
-    write_model_record(out, record)
 
 
 def run_grpo_command(config: GrpoConfig) -> int:

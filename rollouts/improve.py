@@ -30,8 +30,9 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from rollouts.categories import category_label, task_provenance, training_questions
 from rollouts.engine import ExecutorOptions, Job, RolloutConfig, run_rollouts
-from rollouts.evaluation import EvalConfig, Suite, evaluate, suites_from_json
+from rollouts.evaluation import EvalConfig, Suite, evaluate, refuse_overlap, suite_overlaps, suites_from_json
 from rollouts.policies import AgentConfig, AgentKind, make_agent
 from rollouts.report import summarize, write_report
 from rollouts.sft_data import ConversionStats, trajectory_records
@@ -47,8 +48,8 @@ class ImproveConfig(AgentConfig, ExecutorOptions):
     """the loop trains a LUMOS planner and grounder, so lumos is the only agent it takes"""
     env: list[str] = field(default_factory=lambda: ["lumos/Math-v0"])
     """env ids of the training tasks"""
-    tasks: list[str] = field(default_factory=lambda: ["synthetic:math_train?size=20"])
-    """task spec per env"""
+    tasks: list[str] = field(default_factory=lambda: ["synthetic:math_train?size=20&part=train"])
+    """task spec per env (each round's records come from them; recorded in every round's models)"""
     rounds: int = 2
     """rounds of rollout -> filter -> SFT"""
     samples: int = 4
@@ -111,13 +112,16 @@ def improve(config: ImproveConfig) -> list[dict[str, Any]]:
     from rollouts.demo import output_to
     from rollouts.training import TrainConfig, train, write_run_manifest
 
+    suites = config.suites()
+    if suites:  # before anything runs: a held-out suite that repeats the training tasks' questions measures memory
+        refuse_overlap(suite_overlaps(suites, training_questions(task_provenance(zip(config.env, config.tasks))["task_specs"])), flag=None)
     write_run_manifest(config.out, json.loads(json.dumps(asdict(config), default=str)),
                        seeds={"sample_seed": config.sample_seed, "rollout_seeds": [k * 100_000 for k in range(config.rounds)]})
     base_planner = planner = config.planner_model or config.model
     base_grounder = grounder = config.grounder_model or config.model
-    suites = config.suites()
     previous = _heldout(config, suites, planner, grounder, Path(config.out) / "base_heldout", None) if suites else None
     data_files: list[str] = []
+    data_rounds: list[int] = []
     summaries = []
     for round_index in range(config.rounds):
         folder = Path(config.out) / f"round_{round_index}"
@@ -137,6 +141,7 @@ def improve(config: ImproveConfig) -> list[dict[str, Any]]:
         (folder / "sft.jsonl").write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8")
         if records:
             data_files = [*data_files, str(folder / "sft.jsonl")] if config.accumulate else [str(folder / "sft.jsonl")]
+            data_rounds = [*data_rounds, round_index] if config.accumulate else [round_index]
         successes = sum(t.success for t in trajectories)
         summary: dict[str, Any] = {"round": round_index, "planner": planner, "grounder": grounder, "attempts": len(trajectories),
                                    "successes": successes,
@@ -156,9 +161,7 @@ def improve(config: ImproveConfig) -> list[dict[str, Any]]:
                                                data_files=list(data_files), max_minutes=config.train_minutes / len(modules),
                                                learning_rate=config.learning_rate, num_train_epochs=20, save_strategy="no",
                                                logging_steps=10, report_to="none", made_by="improve"),
-                                   provenance={"task_specs": list(config.tasks), "env_ids": list(config.env), "formulation": config.formulation,
-                                               "round": round_index, "min_reward": config.min_reward,
-                                               "accumulated_rounds": len(data_files), "restart_from_base": config.restart_from_base})
+                                   provenance=round_provenance(config, round_index, data_rounds))
                 trained[name] = result
             if "both" in trained:
                 planner = grounder = trained["both"].output_dir
@@ -178,12 +181,24 @@ def improve(config: ImproveConfig) -> list[dict[str, Any]]:
         by_env: dict[str, list] = {}
         for trajectory in trajectories:
             by_env.setdefault(trajectory.key.env_id, []).append(trajectory)
-        results = [summarize(f"round {round_index} {env}", env, "training tasks", "in-domain", ts) for env, ts in by_env.items()]
+        results = [summarize(f"round {round_index} {env}", env, "training tasks", "seen", ts, decided_by="lumos improve",
+                             reason="the round's own training tasks: the round trains on them (and from round 1 on, so did the sampling models)")
+                   for env, ts in by_env.items()]
         write_report(results, folder, title=f"lumos improve: round {round_index}",
                      meta={k: json.dumps(v) if isinstance(v, (dict, list)) else v for k, v in summary.items()})
         (folder / "round.json").write_text(json.dumps(summary, indent=2, default=str), encoding="utf-8")
         summaries.append(summary)
     return summaries
+
+
+def round_provenance(config: ImproveConfig, round_index: int, data_rounds: list[int]) -> dict[str, Any]:
+    """What a round's models are trained on, for their `lumos_model.json`: the training tasks' specs,
+    families and domains (`rollouts.categories.task_provenance`), and each round whose records
+    the round's data holds (`rounds`: every round so far with `accumulate`) with its tasks."""
+    tasks = task_provenance(zip(config.env, config.tasks))
+    return {**tasks, "formulation": config.formulation, "round": round_index, "min_reward": config.min_reward,
+            "rounds": [{"round": k, "task_specs": list(tasks["task_specs"]), "env_ids": list(tasks["env_ids"])} for k in data_rounds],
+            "accumulated_rounds": len(data_rounds), "restart_from_base": config.restart_from_base}
 
 
 def _agent(config: ImproveConfig, planner: str | None, grounder: str | None, *, temperature: float, sample_seed: int | None) -> AgentConfig:
@@ -239,6 +254,6 @@ def run_improve_command(config: ImproveConfig) -> int:
         print(round_line(summary))
         for name, suite in summary.get("heldout", {}).get("suites", {}).items():
             paired = f", paired change {suite['paired_diff'] * 100:+.1f} points (McNemar p={suite['mcnemar_p']:.2f})" if "paired_diff" in suite else ""
-            print(f"  {name:24s} {suite['category']:10s} {_pct(suite)}{paired}")
+            print(f"  {name:24s} {category_label(suite['category']):10s} {_pct(suite)}{paired}")
     print(f"reports: {config.out}/round_*/report.md, held-out: {config.out}/round_*/heldout/report.md")
     return 0

@@ -2,8 +2,11 @@
 and `report.png`, optionally compared, episode by episode, with an earlier report.
 
 A suite is one (env, task set) an agent was evaluated on, tagged with how far it is from training
-(`rollouts/categories.py`: `in-template`, `held-out`, `unseen`, or `unknown` for a model without a
-training record), with the record field that decided it. Every rate comes with its interval
+(`rollouts/categories.py`: `in-template`, `held-out-template` (printed "held-out (template-disjoint)"),
+`held-out`, `unseen`, `seen` for a suite that repeats training questions, or `unknown` for a model
+without a training record), with the record field that decided it. Each category is pooled on its
+own; `seen` suites stand in their own table in `report.md`, apart from the suites that measure
+generalisation. Every rate comes with its interval
 (`rollouts/stats.py`): Wilson 95% for success rates (table, plot, per category), a seeded bootstrap
 for mean rewards, pass@k and mean@k when a suite has several samples per task. Each suite also
 counts why its episodes ended (`Trajectory.end_reason`).
@@ -24,7 +27,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
-from rollouts.categories import CATEGORIES, Category, normalise_category
+from rollouts.categories import CATEGORIES, Category, category_label, normalise_category
 from rollouts.stats import bootstrap_interval, ks_for, mcnemar_exact, pass_at_k, wilson_interval
 from rollouts.store import END_REASONS, StoreError, Trajectory, read_trajectories
 
@@ -32,7 +35,8 @@ __all__ = ["CATEGORIES", "Category", "Comparison", "SuiteResult", "category_summ
 
 Interval = tuple[float, float]
 
-COLOURS = {"in-template": "#4C72B0", "held-out": "#DD8452", "unseen": "#55A868", "unknown": "#8C8C8C"}
+COLOURS = {"in-template": "#4C72B0", "held-out-template": "#C44E52", "held-out": "#DD8452", "unseen": "#55A868", "seen": "#CCB974",
+           "unknown": "#8C8C8C"}
 
 
 @dataclass
@@ -251,7 +255,8 @@ def _add_pass_at_k(result: SuiteResult, tasks: list[list[Trajectory]], seed: int
 
 
 def category_summary(results: Sequence[SuiteResult]) -> dict[str, dict[str, Any]]:
-    """Per category: suites, pooled episodes and successes, with the Wilson interval."""
+    """Per category: suites, pooled episodes and successes, with the Wilson interval (and the label
+    reports print). Each category is pooled alone: no pool mixes `seen` suites with others."""
     out = {}
     for category in CATEGORIES:
         chosen = [r for r in results if r.category == category]
@@ -259,7 +264,7 @@ def category_summary(results: Sequence[SuiteResult]) -> dict[str, dict[str, Any]
             continue
         episodes = sum(r.episodes for r in chosen)
         successes = sum(int(r.successes or 0) for r in chosen)
-        out[category] = {"suites": [r.name for r in chosen], "episodes": episodes, "successes": successes,
+        out[category] = {"label": category_label(category), "suites": [r.name for r in chosen], "episodes": episodes, "successes": successes,
                          "success_rate": successes / episodes if episodes else 0.0,
                          "success_ci": wilson_interval(successes, episodes)}
     return out
@@ -331,18 +336,29 @@ def _markdown(title: str, results: Sequence[SuiteResult], deltas: Mapping[str, f
     header = "| suite | category | env | episodes | success [95% CI] | reward [95% CI] | steps | format errors/step | tokens/episode |"
     if compared:
         header += " Δ success (paired, McNemar p) |"
-    lines += [header, "|" + "---|" * (header.count("|") - 1)]
-    for r in ordered:
-        row = (f"| {r.name} | {r.category} | {r.env_id} | {r.episodes} | {r.success_rate:.1%} {_pct(r.success_ci)} | "
-               f"{r.mean_reward:.3f} {_num(r.reward_ci)} | {r.mean_steps:.1f} | {r.format_error_rate:.1%} | {r.mean_tokens:.0f} |")
-        if compared:
-            row += f" {_delta(r, deltas)} |"
-        lines.append(row)
+
+    def table(rows: Sequence[SuiteResult]) -> list[str]:
+        out = [header, "|" + "---|" * (header.count("|") - 1)]
+        for r in rows:
+            row = (f"| {r.name} | {category_label(r.category)} | {r.env_id} | {r.episodes} | {r.success_rate:.1%} {_pct(r.success_ci)} | "
+                   f"{r.mean_reward:.3f} {_num(r.reward_ci)} | {r.mean_steps:.1f} | {r.format_error_rate:.1%} | {r.mean_tokens:.0f} |")
+            if compared:
+                row += f" {_delta(r, deltas)} |"
+            out.append(row)
+        return out
+
+    measured = [r for r in ordered if r.category != "seen"]
+    seen = [r for r in ordered if r.category == "seen"]
+    if measured:
+        lines += table(measured)
+    if seen:
+        lines += ["", "Seen suites: they repeat questions the model trained on (exactly or with numbers masked), so they measure "
+                  "memory, not generalisation, and are pooled with no other suite:", "", *table(seen)]
     lines.append("")
-    lines.append("Per category (all its suites' episodes pooled, Wilson 95% interval):")
+    lines.append("Per category (all its suites' episodes pooled, Wilson 95% interval; each category pooled alone):")
     lines.append("")
     for category, data in categories.items():
-        lines.append(f"- {category}: {data['success_rate']:.1%} {_pct(data['success_ci'])} success over {data['episodes']} "
+        lines.append(f"- {category_label(category)}: {data['success_rate']:.1%} {_pct(data['success_ci'])} success over {data['episodes']} "
                      f"episodes ({', '.join(data['suites'])})")
     sampled = [r for r in ordered if r.pass_at_k]
     if sampled:
@@ -367,10 +383,11 @@ def _markdown(title: str, results: Sequence[SuiteResult], deltas: Mapping[str, f
         for r in overlapping:
             o = r.training_overlap or {}
             lines.append(f"| {r.name} | {o.get('questions', 0)} | {o.get('exact_duplicates', 0)} | {o.get('masked_duplicates', 0)} |")
-        leaked = [f"{r.name} ({(r.training_overlap or {})['exact_duplicates']})" for r in overlapping
-                  if (r.training_overlap or {}).get("exact_duplicates")]
+        leaked = [f"{r.name} ({o['exact_duplicates']} exact, {o['masked_duplicates']} masked)" for r in overlapping
+                  for o in [r.training_overlap or {}] if o.get("exact_duplicates") or o.get("masked_duplicates")]
         if leaked:
-            lines.append(f"- warning: questions equal to training questions in {', '.join(leaked)}: those numbers measure memory, not generalisation")
+            lines.append(f"- training questions repeated in {', '.join(leaked)}: those suites are `seen` (they measure memory, "
+                         "not generalisation) and pooled with no other suite")
         skipped = {spec: why for r in overlapping for spec, why in (r.training_overlap or {}).get("skipped_specs", {}).items()}
         for spec, why in skipped.items():
             lines.append(f"- not checked against {spec}: {why}")
@@ -380,7 +397,7 @@ def _markdown(title: str, results: Sequence[SuiteResult], deltas: Mapping[str, f
         lines.append(f"- categories from: {source}" + (f" ({provenance['note']})" if provenance.get("note") else ""))
     for r in ordered:
         if r.category_decided_by or r.category_reason:
-            lines.append(f"- {r.name}: {r.category}, by {r.category_decided_by}: {r.category_reason}")
+            lines.append(f"- {r.name}: {category_label(r.category)}, by {r.category_decided_by}: {r.category_reason}")
     return "\n".join(lines) + "\n"
 
 
@@ -409,7 +426,7 @@ def _chart(results: Sequence[SuiteResult], categories: Mapping[str, Mapping[str,
     axis.set_title(title)
     shown = [c for c in CATEGORIES if any(cat == c for _, cat, _, _ in bars)]
     handles = [plt.Rectangle((0, 0), 1, 1, color=COLOURS[c]) for c in shown]
-    axis.legend(handles, shown, fontsize=8, loc="upper left", ncol=len(shown), frameon=False)
+    axis.legend(handles, [category_label(c) for c in shown], fontsize=8, loc="upper left", ncol=len(shown), frameon=False)
     figure.tight_layout()
     figure.savefig(path, dpi=100)
     plt.close(figure)

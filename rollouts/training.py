@@ -54,13 +54,16 @@ import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Mapping, Optional, Sequence
 
 from transformers import TrainerCallback
 from trl import SFTConfig
 
 from rollouts.chat_format import ChatFormat, has_generation_markers as _template_has_markers
 from rollouts.chat_format import resolve_chat_format, tokenize_conversation, tokenize_preference
+
+if TYPE_CHECKING:
+    from agents.models import ModelRecord
 
 logger = logging.getLogger(__name__)
 
@@ -128,6 +131,9 @@ class TrainConfig(SFTConfig):
     lora_target_modules: Optional[list[str]] = field(default=None, metadata={"help": "LoRA target modules (peft's default when unset)."})
     number_placeholders: Optional[bool] = field(default=None, metadata={"help": "Mask task numbers as N1, N2, ... (None: follow the base model)."})
     made_by: str = field(default="train", metadata={"help": "The lumos command recorded in lumos_model.json."})
+    task_specs: Optional[list[str]] = field(default=None, metadata={"help": (
+        "Task specs the records came from, recorded in lumos_model.json: evaluation derives each suite's category from them "
+        "and refuses suites that repeat their questions (without them, only the records' LUMOS datasets are known).")})
     max_minutes: Optional[float] = field(default=None, metadata={"help": "Wall-clock budget in minutes."})
     anneal_over_budget: bool = field(default=True, metadata={"help": "Cosine learning rate over the time budget."})
     resume: bool = field(default=False, metadata={"help": "Resume from the last checkpoint in output_dir."})
@@ -554,14 +560,12 @@ def train(config: TrainConfig, provenance: Mapping[str, Any] | None = None, comm
 
 def save_trained(prepared: PreparedTraining, config: TrainConfig, out: Path, provenance: Mapping[str, Any] | None = None) -> None:
     """Weights (or the adapter), the tokenizer as it was, and `lumos_model.json`."""
-    from agents.models import ModelRecord, write_model_record
+    from agents.models import write_model_record
 
     model = prepared.trainer.model
     out.mkdir(parents=True, exist_ok=True)
-    lora_base = None
     if config.lora and not config.merge_lora:
         model.save_pretrained(out)  # adapter_config.json + adapter_model.safetensors
-        lora_base = prepared.lora_base
     else:
         if config.lora:
             model.save_pretrained(out / "adapter")
@@ -569,23 +573,34 @@ def save_trained(prepared: PreparedTraining, config: TrainConfig, out: Path, pro
         model.save_pretrained(out, safe_serialization=True)
     prepared.tokenizer.chat_template = prepared.original_template
     prepared.tokenizer.save_pretrained(out)
+    write_model_record(out, training_record(prepared, config, provenance))
+
+
+def training_record(prepared: PreparedTraining, config: TrainConfig, provenance: Mapping[str, Any] | None = None) -> ModelRecord:
+    """The output's `ModelRecord` (SFT and DPO alike): the base's provenance and format, and the
+    training record: the data's counts, `trained_from` (so evaluation follows the base's own
+    record), and what the caller's `provenance` or `config.task_specs` say the records came from
+    (`rollouts.categories.task_provenance`: task specs, families, domains)."""
+    from agents.models import ModelRecord
+    from rollouts.categories import task_provenance
+
     base = prepared.base_record
+    declared = task_provenance(("", spec) for spec in config.task_specs) if config.task_specs else {}
     training = {
         "method": config.method, "data_files": [str(p) for p in config.data_files], "module": config.module,
         **prepared.provenance, "chat_template": prepared.chat.to_json() if prepared.chat else None,
         "lora": config.lora, "merged": bool(config.lora and config.merge_lora), "trained_from": config.base_model,
-        **dict(provenance or {}),
+        **declared, **dict(provenance or {}),
     }
-    record = ModelRecord(
+    return ModelRecord(
         base_model=(base.base_model if base is not None and base.base_model else config.base_model),
         revision=base.revision if base is not None else None,
         source_sha256=base.source_sha256 if base is not None else None,
         chat_format=prepared.chat.chat_format if prepared.chat else "auto",
         prompt_style=prepared.chat.prompt_style if prepared.chat else "auto",
         tiny=dict(prepared.options) if base is not None and base.tiny is not None else None,
-        training=training, lora_base=lora_base, made_by=config.made_by,
+        training=training, lora_base=prepared.lora_base if config.lora and not config.merge_lora else None, made_by=config.made_by,
     )
-    write_model_record(out, record)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -799,7 +814,9 @@ def train_tiny(recipe: TinyRecipe, workdir: str | Path, *, records: Sequence[dic
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     if provenance is None and records is None:
-        provenance = {"task_specs": recipe.task_specs(), "families": list(recipe.families), "domains": ["math"]}
+        from rollouts.categories import task_provenance
+
+        provenance = task_provenance(("lumos/Math-v0", spec) for spec in recipe.task_specs())
     provenance = dict(provenance or {})
     records = list(records) if records is not None else oracle_sft_records(recipe.task_specs())
     data = workdir / "sft.jsonl"

@@ -68,8 +68,35 @@ def test_headline_pools_heldout_maths_beside_in_template():
     assert round(low, 3) == 0.041 and round(high, 3) == 0.150  # Wilson 95% of 8/100
     table = summary_table({"headline": head, "suites": {r.name: {"category": r.category, "episodes": r.episodes, "success_rate": r.success_rate,
                                                                  "success_ci": r.success_ci} for r in results}})
-    assert "held-out maths (svamp-like, linear-equation): 8/100 = 8.0% [4.1%, 15.0%]" in table
+    assert "held-out maths (svamp-like, linear-equation; families and a dataset never trained on): 8/100 = 8.0% [4.1%, 15.0%]" in table
+    assert ("in-template maths (shopping_total, sharing, gsm8k-sample; training families, test part: no question trained on, "
+            "numbers masked): 87/125") in table
     assert "not counted as held-out (the training record covers them): math/gsm8k-sample" in table
+
+
+def test_headline_never_pools_seen_suites():
+    results = [_suite("math/shopping_total", "in-template", 45, 50), _suite("math/rate_time", "seen", 50, 50),
+               _suite("math/svamp-like", "held-out", 6, 50)]
+    head = headline(results)
+    assert head["in_template_maths"]["suites"] == ["math/shopping_total"] and head["in_template_maths"]["episodes"] == 50
+    assert head["seen"] == ["math/rate_time"] and head["heldout_maths"]["episodes"] == 50
+    table = summary_table({"headline": head, "suites": {r.name: {"category": r.category, "episodes": r.episodes, "success_rate": r.success_rate,
+                                                                 "success_ci": r.success_ci} for r in results}})
+    assert "in no pool (seen: they repeat training questions, so they measure memory): math/rate_time" in table
+
+
+def test_the_demo_suites_repeat_no_training_question():
+    """At the default tiny sizes, no evaluation suite holds a training question, even with numbers masked:
+    the training sets are `part=train`, the synthetic suites `part=test` (no training, no episode: just the task sources)."""
+    from rollouts.demo import check_overlap, training_jobs
+
+    config = DemoConfig()
+    assert all("part=train" in job.tasks for job in training_jobs(config))
+    assert all("part=test" in s.tasks for s in demo_suites(config) if s.name.startswith(("math/", "qa/", "multimodal/")) and "synthetic:" in s.tasks)
+    found = check_overlap(config)
+    assert set(found) == {s.name for s in demo_suites(config)}
+    assert {name: (o["exact_duplicates"], o["masked_duplicates"]) for name, o in found.items() if o["exact_duplicates"] or o["masked_duplicates"]} == {}
+    assert all(not o["skipped_specs"] and o["questions"] > 0 for o in found.values())
 
 
 def test_the_estimate_counts_every_family_behind_an_aggregate_suite():

@@ -41,6 +41,7 @@ def test_two_dpo_steps_on_a_tiny_model(workspace: dict[str, Path]) -> None:
     assert result.method == "dpo" and result.steps == 2 and result.records == 6 and len(result.losses) == 2
     record = read_model_record(out)
     assert record.training["method"] == "dpo" and record.tiny == {"number_placeholders": False}
+    assert "task_specs" not in record.training, "no --task-specs: the record claims no tasks (suites then come out unknown)"
     manifest = json.loads((out / "run_manifest.json").read_text())
     assert manifest["config"]["method"] == "dpo" and manifest["result"]["steps"] == 2
     backend = load_tiny_backend(out, batch_size=1)

@@ -19,13 +19,15 @@ from rollouts.policies import AgentConfig
 from rollouts.store import StoreError
 
 SUITES = [
-    {"name": "math/test", "env_id": "lumos/Math-v0", "tasks": "synthetic:shopping_total?size=2&seed=1000"},
-    {"name": "math/heldout", "env_id": "lumos/Math-v0", "tasks": "synthetic:svamp_like?size=2&seed=1000", "kind": "heldout"},
-    {"name": "sql", "env_id": "lumos/SQL-v0", "tasks": "synthetic:sql_lookup?size=1&seed=1000"},
+    {"name": "math/test", "env_id": "lumos/Math-v0", "tasks": "synthetic:shopping_total?size=2&seed=1000&part=test"},
+    {"name": "math/heldout", "env_id": "lumos/Math-v0", "tasks": "synthetic:svamp_like?size=2&seed=1000&part=test", "kind": "heldout"},
+    {"name": "sql", "env_id": "lumos/SQL-v0", "tasks": "synthetic:sql_lookup?size=1&seed=1000&part=test"},
 ]
+SEEN_SUITE = {"name": "math/seen", "env_id": "lumos/Math-v0", "tasks": "synthetic:shopping_total?size=2&seed=0&part=train"}
+"""the first questions of the training set itself"""
 
 TRAINING = {
-    "task_specs": ["synthetic:shopping_total?size=30&seed=0", "synthetic:qa_bridge?size=10&seed=0", "gsm8k:data/train.jsonl"],
+    "task_specs": ["synthetic:shopping_total?size=30&seed=0&part=train", "synthetic:qa_bridge?size=10&seed=0", "gsm8k:data/train.jsonl"],
     "families": ["shopping_total", "qa_bridge"], "domains": ["math", "qa"], "template_ids": [],
     "record_counts": {"plan": 40, "ground": 40}, "formulation": "iterative",
 }
@@ -69,7 +71,7 @@ def test_a_trained_models_categories_come_from_its_record(tiny_dir, tmp_path):
     model = _trained(tiny_dir, tmp_path / "trained", TRAINING)
     categories, provenance = _categories(AgentConfig(agent="lumos", model=str(model)).info(), trained_domains=["sql"])
     assert categories == {
-        "math/shopping_total": ("in-template", "training.families"),
+        "math/shopping_total": ("in-template", "training.task_specs"),
         "math/svamp-like": ("held-out", "training.families"),
         "math/gsm8k-test": ("in-template", "training.task_specs"),
         "math/svamp-file": ("held-out", "training.task_specs"),
@@ -82,22 +84,34 @@ def test_a_trained_models_categories_come_from_its_record(tiny_dir, tmp_path):
 
 
 def test_template_ids_make_a_template_disjoint_suite_held_out(tiny_dir, tmp_path):
-    suite = Suite("math/shopping_total", "lumos/Math-v0", "synthetic:shopping_total?size=4&seed=1000")
+    suite = Suite("math/shopping_total", "lumos/Math-v0", "synthetic:shopping_total?size=4&seed=1000&templates=train")
     used = {t.metadata["template"] for t in load_tasks(suite.tasks)}
     others = [t.key for t in MATH_FAMILIES["shopping_total"].templates if t.key not in used]
     assert others, "the suite should leave out at least one of the family's templates"
     disjoint = _trained(tiny_dir, tmp_path / "disjoint", {**TRAINING, "template_ids": [f"shopping_total/{k}" for k in others]})
     categories, _ = _categories(AgentConfig(agent="lumos", model=str(disjoint)).info(), [suite])
-    assert categories == {suite.name: ("held-out", "training.template_ids")}
+    assert categories == {suite.name: ("held-out-template", "training.template_ids")}
     shared = _trained(tiny_dir, tmp_path / "shared", {**TRAINING, "template_ids": sorted(used)})
     categories, _ = _categories(AgentConfig(agent="lumos", model=str(shared)).info(), [suite])
     assert categories == {suite.name: ("in-template", "training.template_ids")}
 
 
+def test_the_training_specs_templates_decide_a_template_disjoint_suite(tiny_dir, tmp_path):
+    """Trained on `?templates=train`: a `?templates=test` suite is held-out (template-disjoint); trained on
+    every template, the same suite is in-template (its templates were trained on)."""
+    suite = Suite("math/rate_time-test-templates", "lumos/Math-v0", "synthetic:rate_time?size=4&seed=1000&part=test&templates=test")
+    half = _trained(tiny_dir, tmp_path / "half", {"task_specs": ["synthetic:rate_time?size=20&seed=0&part=train&templates=train"]})
+    decisions, provenance = categorise([suite], AgentConfig(agent="lumos", model=str(half)).info(), None)
+    assert (decisions[suite.name].category, decisions[suite.name].decided_by) == ("held-out-template", "training.task_specs")
+    assert "weekly_wage" not in provenance["training"]["trained_templates"]["rate_time"]
+    every = _trained(tiny_dir, tmp_path / "every", {"task_specs": ["synthetic:rate_time?size=20&seed=0&part=train"]})
+    assert _categories(AgentConfig(agent="lumos", model=str(every)).info(), [suite])[0][suite.name][0] == "in-template"
+
+
 def test_domains_come_from_families_when_the_record_names_none(tiny_dir, tmp_path):
     model = _trained(tiny_dir, tmp_path / "m", {"task_specs": ["synthetic:math_train?size=5"]})
     categories, provenance = _categories(AgentConfig(agent="lumos", model=str(model)).info())
-    assert categories["math/shopping_total"] == ("in-template", "training.families")
+    assert categories["math/shopping_total"] == ("in-template", "training.task_specs")
     assert categories["math/svamp-like"] == ("held-out", "training.families")
     assert categories["qa/bridge"] == ("unseen", "training.task_specs")
     assert provenance["training"]["domains"] == ["math"]
@@ -124,8 +138,11 @@ def test_overlap_with_the_training_questions(tiny_dir, tmp_path):
     questions = training_questions(training_provenance(AgentConfig(agent="lumos", model=str(model)).info()))
     assert "gsm8k:data/train.jsonl" in questions.skipped, "a training file this machine lacks is named, not ignored"
     assert len(questions.exact) > 30 and len(questions.masked) <= len(questions.exact)
-    same_seed = training_overlap("lumos/Math-v0", "synthetic:shopping_total?size=5&seed=0", questions)
+    same_seed = training_overlap("lumos/Math-v0", "synthetic:shopping_total?size=5&seed=0&part=train", questions)
     assert same_seed["exact_duplicates"] == 5 and same_seed["masked_duplicates"] == 5, "the training split itself"
+    assert same_seed["by_spec"] == {TRAINING["task_specs"][0]: 5}
+    test_part = training_overlap("lumos/Math-v0", "synthetic:shopping_total?size=50&seed=1000&part=test", questions)
+    assert test_part["exact_duplicates"] == 0 and test_part["masked_duplicates"] == 0
     other = training_overlap("lumos/Math-v0", "synthetic:svamp_like?size=5&seed=0", questions)
     assert other["exact_duplicates"] == 0 and other["masked_duplicates"] == 0
 
@@ -160,25 +177,41 @@ def test_untrained_model_evaluation_reports_unknown(tiny_dir, tmp_path):
     assert rows and all(row.split(" | ")[1] == "unknown" for row in rows[:2]), rows
 
 
+def test_eval_refuses_a_suite_that_repeats_training_questions(tiny_dir, tmp_path, capsys):
+    model = _trained(tiny_dir, tmp_path / "trained", TRAINING)
+    out = tmp_path / "refused"
+    flags = ["eval", "--agent", "lumos", "--model", str(model), "--suites", json.dumps(SUITES + [SEEN_SUITE]), "--out", str(out)]
+    assert main(flags) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("lumos eval: error: suite 'math/seen' has 2 exact and 2 masked duplicates of training questions among its 2 "
+                          f"(training spec {TRAINING['task_specs'][0]})") and "--allow-overlap" in err and "\n" not in err, err
+    assert not out.exists(), "refused before any episode ran"
+
+
 def test_trained_model_evaluation_carries_the_provenance(tiny_dir, tmp_path):
     model = _trained(tiny_dir, tmp_path / "trained", TRAINING)
-    command = EvalCommand(agent="lumos", model=str(model), suites=json.dumps(SUITES), out=str(tmp_path / "eval"),
-                          max_subgoals=1, max_new_tokens=6, num_envs=4, device="cpu")
+    command = EvalCommand(agent="lumos", model=str(model), suites=json.dumps(SUITES + [SEEN_SUITE]), out=str(tmp_path / "eval"),
+                          max_subgoals=1, max_new_tokens=6, num_envs=4, device="cpu", allow_overlap=True)
     assert run_eval_command(command) == 0
     report = json.loads((tmp_path / "eval" / "report.json").read_text())
     suites = {s["name"]: s for s in report["suites"]}
     assert {n: (s["category"], s["category_decided_by"]) for n, s in suites.items()} == {
-        "math/test": ("in-template", "training.families"), "math/heldout": ("held-out", "training.families"),
-        "sql": ("unseen", "training.domains")}
+        "math/test": ("in-template", "training.task_specs"), "math/heldout": ("held-out", "training.families"),
+        "sql": ("unseen", "training.domains"), "math/seen": ("seen", "training questions")}
+    assert "by its families alone: in-template" in suites["math/seen"]["category_reason"]
+    assert report["categories"]["seen"]["suites"] == ["math/seen"] and report["categories"]["in-template"]["suites"] == ["math/test"]
     assert report["category_provenance"]["derived"] and str(model) in report["category_provenance"]["source"]
     assert list(report["category_provenance"]["training"]["record_counts"].values()) == [{"plan": 40, "ground": 40}]
     for suite in suites.values():
         low, high = suite["success_ci"]
         assert 0.0 <= low <= suite["success_rate"] <= high <= 1.0
         assert sum(suite["end_reasons"].values()) == suite["episodes"]
-    assert suites["math/test"]["training_overlap"]["questions"] == 2 and suites["sql"]["training_overlap"] is None
+    assert suites["math/test"]["training_overlap"]["questions"] == 2 and suites["math/test"]["training_overlap"]["masked_duplicates"] == 0
+    assert suites["sql"]["training_overlap"]["masked_duplicates"] == 0, "every suite is checked"
     text = (tmp_path / "eval" / "report.md").read_text()
     assert "Why episodes ended" in text and "by training.families" in text and "equal once numbers are masked" in text
+    main_table, _, seen_table = text.partition("Seen suites:")
+    assert "| math/seen |" not in main_table.split("Per category")[0] and "| math/seen | seen |" in seen_table
 
 
 def test_asserted_categories_follow_trained_domains():
@@ -188,7 +221,7 @@ def test_asserted_categories_follow_trained_domains():
     assert Suite("m", "lumos/Math-v0", None, "heldout").category(frozenset({"math"})) == "held-out"
     with pytest.raises(ValueError, match="unknown domains"):
         EvalConfig(trained_domains=["chess"])
-    assert set(CATEGORIES) == {"in-template", "held-out", "unseen", "unknown"}
+    assert set(CATEGORIES) == {"in-template", "held-out-template", "held-out", "unseen", "seen", "unknown"}
 
 
 def test_oracle_eval_with_samples_compare_and_asserted_domains(tmp_path, capsys):

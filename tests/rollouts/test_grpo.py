@@ -11,6 +11,7 @@ never stop and every row would be cut by `max_new_tokens`).
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 
@@ -182,6 +183,9 @@ def test_two_steps_raise_the_rewarded_episodes_sampled_tokens(tiny_dir, tmp_path
     assert after > before
     record = (Path(result.output_dir) / "lumos_model.json").read_text()
     assert '"made_by": "grpo"' in record and '"number_placeholders": true' in record
+    training = json.loads(record)["training"]  # what categories and the overlap check read (test_categories_by_path.py)
+    assert training["task_specs"] == [config.tasks] and training["domains"] == ["math"] and training["families"]
+    assert training["trained_from"] == config.model
     clipped = [e["completions/clipped_ratio"] for e in result.log_history if "completions/clipped_ratio" in e]
     assert clipped and all(c < 1 for c in clipped)
 

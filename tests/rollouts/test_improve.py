@@ -27,7 +27,7 @@ def test_heldout_suites_default_to_the_demos_heldout_maths_and_take_a_json_list(
     config = ImproveConfig(model="smollm2", heldout_size=7)
     suites = config.suites()
     assert [s.name for s in suites] == ["math/svamp-like", "math/linear-equation", "math/gsm8k-sample"]
-    assert suites[0].tasks == "synthetic:svamp_like?size=7&seed=1000" and suites[2].limit == 7
+    assert suites[0].tasks == "synthetic:svamp_like?size=7&seed=1000&part=test" and suites[2].limit == 7
     assert config.accumulate and config.restart_from_base  # AgentEvol by default
     own = ImproveConfig(model="smollm2", heldout_suites=json.dumps([{"name": "qa", "env_id": "lumos/QA-v0", "tasks": "synthetic:qa_heldout?size=3"}]))
     assert [(s.name, s.tasks) for s in own.suites()] == [("qa", "synthetic:qa_heldout?size=3")]
@@ -50,3 +50,14 @@ def test_round_line_puts_heldout_gain_beside_training_success():
                "heldout_gain": 0.024, "training_records": 210, "new_models": {"plan": "r1/model_plan", "ground": "r1/model_ground"}}
     assert round_line(summary) == ("round 1: own training tasks (sampled) 30/40 = 75.0% [59.8%, 85.8%]; "
                                    "held-out 12/125 = 9.6% [5.6%, 16.1%], gain +2.4 points; 210 records -> r1/model_plan, r1/model_ground")
+
+
+def test_heldout_suites_that_repeat_the_training_tasks_are_refused_before_round_0(tmp_path, capsys):
+    suites = json.dumps([{"name": "math/own", "env_id": "lumos/Math-v0", "tasks": "synthetic:sharing?size=3&seed=0&part=train"}])
+    out = tmp_path / "improve"
+    flags = ["improve", "--model", "smollm2", "--tasks", "synthetic:sharing?size=5&seed=0&part=train", "--heldout-suites", suites,
+             "--out", str(out)]
+    assert main(flags) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("lumos improve: error: suite 'math/own' has 3 exact and 3 masked duplicates") and "\n" not in err, err
+    assert "--allow-overlap" not in err and not out.exists(), "refused before anything ran"

@@ -119,5 +119,24 @@ def test_overlap_with_training_is_shown_and_warned(tmp_path):
     result.training_overlap = {"questions": 1, "exact_duplicates": 1, "masked_duplicates": 1, "training_specs": ["synthetic:x"],
                                "skipped_specs": {"gsm8k:train.jsonl": "no such file"}}
     text = write_report([result], tmp_path)["md"].read_text()
-    assert "| math/x | 1 | 1 | 1 |" in text and "warning: questions equal to training questions in math/x (1)" in text
+    assert "| math/x | 1 | 1 | 1 |" in text and "training questions repeated in math/x (1 exact, 1 masked)" in text
     assert "not checked against gsm8k:train.jsonl: no such file" in text
+
+
+def test_seen_and_template_disjoint_suites_are_pooled_alone(tmp_path):
+    """`seen` suites stand in their own table and pool; template-disjoint ones get their own label and pool."""
+    results = [summarize("math/test", "lumos/Math-v0", "s", "in-template", [_episode("a", True)]),
+               summarize("math/templates", "lumos/Math-v0", "s", "held-out-template", [_episode("b", False)]),
+               summarize("math/svamp", "lumos/Math-v0", "s", "held-out", [_episode("c", False)]),
+               summarize("math/train", "lumos/Math-v0", "s", "seen", [_episode("d", True), _episode("e", True)])]
+    paths = write_report(results, tmp_path)
+    data = json.loads(paths["json"].read_text())
+    assert {c: d["suites"] for c, d in data["categories"].items()} == {
+        "in-template": ["math/test"], "held-out-template": ["math/templates"], "held-out": ["math/svamp"], "seen": ["math/train"]}
+    assert data["categories"]["held-out-template"]["label"] == "held-out (template-disjoint)"
+    assert data["categories"]["in-template"]["episodes"] == 1, "seen episodes never join the in-template pool"
+    text = paths["md"].read_text()
+    main_table, _, seen_table = text.partition("Seen suites:")
+    assert "| math/templates | held-out (template-disjoint) |" in main_table and "| math/train |" not in main_table
+    assert "| math/train | seen |" in seen_table.split("Per category")[0]
+    assert "- held-out (template-disjoint): 0.0%" in text and "- seen: 100.0%" in text
