@@ -29,6 +29,7 @@ from lumos_envs.execution.errors import ToolError
 from lumos_envs.gold_audit import COMMON_CONSTANTS, known_numbers, number_spans
 from lumos_envs.jsonl import iter_jsonl
 from lumos_envs.tasks.base import GoldPlan, Task, TaskList
+from lumos_envs.tasks.splits import ContentIds, resolve_split
 from lumos_envs.tasks.math_plans import (
     ArithToken,
     PlanBuilder,
@@ -117,13 +118,15 @@ _PERCENT_RE = re.compile(r"%|\bpercent", re.IGNORECASE)
 # Loading
 
 
-def load_gsm8k(path: str | Path, split: str = "test") -> TaskList:
+def load_gsm8k(path: str | Path, split: str | None = None) -> TaskList:
     """Read a GSM8K jsonl file into tasks with gold plans.
 
     Args:
         path: a `.jsonl` file, one `{"question": ..., "answer": ...}` object per line (an `id`
             field, where present, is used as the task id).
-        split: recorded on each task and used in generated ids (`gsm8k-{split}-{line index}`).
+        split: recorded on each task and used in generated ids; default: from the file name
+            (`train.jsonl` -> train, `test_sample.jsonl` -> test; see `lumos_envs.tasks.splits`).
+            GSM8K rows have no id, so ids are `gsm8k-{split}-{digest of question and answer}`.
 
     Returns:
         A `TaskList` named `gsm8k:{path}`; tasks whose rationale cannot be converted have
@@ -131,16 +134,19 @@ def load_gsm8k(path: str | Path, split: str = "test") -> TaskList:
 
     Raises:
         ValueError: naming the file, line and field, for invalid JSON, a missing or non-text
-            `question`/`answer`, or an `answer` without a numeric `#### N` line.
+            `question`/`answer`, or an `answer` without a numeric `#### N` line; or a `split`
+            that names no split.
     """
     path = Path(path)
+    chosen = resolve_split(path, split, source="gsm8k")
+    ids = ContentIds("gsm8k", chosen.split)
     tasks: list[Task] = []
     for number, record in iter_jsonl(path):
         where = f"{path}:{number}"
         if not isinstance(record, dict):
             raise ValueError(f"{where}: expected a JSON object, got {type(record).__name__}")
-        tasks.append(_task_from_record(record, where, number - 1, split))
-    return TaskList(tasks, name=f"gsm8k:{path}")
+        tasks.append(_task_from_record(record, where, number - 1, chosen.split, ids))
+    return TaskList(chosen.label(tasks), name=f"gsm8k:{path}")
 
 
 def gsm8k_plan_stats(tasks: Iterable[Task]) -> dict[str, int]:
@@ -185,7 +191,7 @@ def gsm8k_plan(question: str, rationale: str, answer: str) -> tuple[GoldPlan | N
     return _RationaleConverter(question, answer).convert(rationale)
 
 
-def _task_from_record(record: dict, where: str, line_index: int, split: str) -> Task:
+def _task_from_record(record: dict, where: str, line_index: int, split: str, ids: ContentIds) -> Task:
     for name in ("question", "answer"):
         if name not in record:
             raise ValueError(f"{where}: missing field {name!r}")
@@ -195,7 +201,7 @@ def _task_from_record(record: dict, where: str, line_index: int, split: str) -> 
         rationale, answer = split_gsm8k_answer(record["answer"])
     except ValueError as error:
         raise ValueError(f"{where}: field 'answer': {error}") from None
-    task_id = str(record["id"]) if record.get("id") not in (None, "") else f"gsm8k-{split}-{line_index}"
+    task_id = str(record["id"]) if record.get("id") not in (None, "") else ids(record["question"], record["answer"])
     question = record["question"].strip()
     plan, error = gsm8k_plan(question, rationale, answer)
     metadata = {"rationale": rationale, "line": line_index + 1}
@@ -714,6 +720,7 @@ def _conversion_formula(name: str, value: Fraction, unit_from: tuple[str, str], 
     return None
 
 
-def gsm8k_task_from_row(row: Mapping[str, Any], index: int, split: str) -> Task:
-    """One GSM8K row read by `datasets` (`hf:` specs) as a task, exactly as `load_gsm8k` builds it."""
-    return _task_from_record(dict(row), f"row {index}", index, split)
+def gsm8k_task_from_row(row: Mapping[str, Any], index: int, split: str, ids: ContentIds | None = None) -> Task:
+    """One GSM8K row read by `datasets` (`hf:` specs) as a task, exactly as `load_gsm8k` builds it
+    (`ids`: one per split, so a repeated row is numbered as in a file)."""
+    return _task_from_record(dict(row), f"row {index}", index, split, ids or ContentIds("gsm8k", split))

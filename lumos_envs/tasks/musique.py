@@ -7,7 +7,9 @@ Records (MuSiQue-Ans / -Full `.jsonl`) have `id`, `question`, `answer`, `answer_
 step becomes one LUMOS hop: `KnowledgeQuery(<title of its supporting paragraph>)`,
 `ParagraphRetrieve(R, Query: <step question with #k replaced by that step's variable>)`,
 `QA([R], Question: ...)`; the last step's variable is the answer. Unanswerable records and
-steps without a supporting paragraph get `plan=None` with `plan_error`.
+steps without a supporting paragraph get `plan=None` with `plan_error`. Ids are the record's
+`id` (`musique-{split}-{digest of question and answer}` without one); the split is `?split=` or
+the file name's (`musique_ans_v1.0_dev.jsonl` -> dev; see `lumos_envs.tasks.splits`).
 """
 
 from __future__ import annotations
@@ -20,28 +22,33 @@ from lumos_envs.domains import Domain
 from lumos_envs.qa.corpus import Corpus, Document
 from lumos_envs.tasks.base import GoldPlan, GoldSubgoal, Task
 from lumos_envs.tasks.qa_files import QATaskList, field, load_corpus_option, read_records
+from lumos_envs.tasks.splits import ContentIds, resolve_split
 
 _REF = re.compile(r"#(\d+)")
 
 
-def load_musique(path: str | Path, split: str = "dev", corpus: str | None = None) -> QATaskList:
+def load_musique(path: str | Path, split: str | None = None, corpus: str | None = None) -> QATaskList:
     """Tasks (and corpus) of a MuSiQue file.
 
     Raises:
         ValueError: naming the file, record and field of the first malformed record.
     """
     path = Path(path)
+    chosen = resolve_split(path, split, source="musique")
+    ids = ContentIds("musique", chosen.split)
     tasks, documents = [], []
     for index, record in enumerate(read_records(path)):
-        task, docs = musique_task_from_row(record, index, split, where=f"{path}: record {index}")
+        task, docs = musique_task_from_row(record, index, chosen.split, where=f"{path}: record {index}", ids=ids)
         tasks.append(task)
         documents.extend(docs)
     collection = load_corpus_option(corpus) or (Corpus(documents, name=f"musique:{path}") if documents else None)
-    return QATaskList(tasks, collection, name=f"musique:{path}")
+    return QATaskList(chosen.label(tasks), collection, name=f"musique:{path}")
 
 
-def musique_task_from_row(record: dict[str, Any], index: int, split: str, where: str = "") -> tuple[Task, list[Document]]:
-    """One MuSiQue record as a `Task` (with a gold plan from its decomposition) and its documents."""
+def musique_task_from_row(record: dict[str, Any], index: int, split: str, where: str = "",
+                          ids: ContentIds | None = None) -> tuple[Task, list[Document]]:
+    """One MuSiQue record as a `Task` (with a gold plan from its decomposition) and its documents
+    (`ids` names records without an `id`)."""
     where = where or f"record {index}"
     question = field(record, "question", str, where).strip()
     answer = field(record, "answer", str, where).strip()
@@ -59,7 +66,7 @@ def musique_task_from_row(record: dict[str, Any], index: int, split: str, where:
     plan, plan_error, gold = _plan(record.get("question_decomposition") or [], by_idx,
                                 bool(record.get("answerable", True)), question)
     task = Task(
-        id=str(record.get("id") or f"musique-{index}"),
+        id=str(record.get("id") or (ids or ContentIds("musique", split))(question, answer)),
         domain=Domain.QA,
         source="musique",
         split=split,

@@ -6,6 +6,11 @@ through `datasets` (hub id or local folder). Options follow a `?` as URL-style p
 `synthetic:shopping_total?size=500&seed=3`, `gsm8k:train.jsonl?split=train`,
 `hf:openai/gsm8k?config=main&split=test&schema=gsm8k`. Loaders are imported lazily, so listing
 the table imports no loader.
+
+A file loader's split is `?split=` or, absent, the file name's (`train.jsonl` -> train,
+`test_sample.jsonl` -> test, `hotpot_dev_distractor_v1.json` -> dev; a name that names no split
+gives its stem), and rows without a dataset id get `{loader}-{split}-{content digest}` ids, so two
+files never share an id for different rows: `lumos_envs.tasks.splits` holds the rules.
 """
 
 from __future__ import annotations
@@ -25,7 +30,8 @@ class TaskLoaderEntry:
 
     name: str
     target: str
-    """`module:function`; file loaders take `(path, split=...)`, generators `(family, size=, seed=)`"""
+    """`module:function`; file loaders take `(path, split=None, ...)` (None: the split the file's
+    name gives), generators `(family, size=, seed=)`"""
     kind: Literal["file", "generator", "hub"]
     domain: str
     description: str

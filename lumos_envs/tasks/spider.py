@@ -8,6 +8,11 @@ else `ic_spider_dbs.sql` next to the task file, or else the only `*.sql` file th
 
 Gold plans come from `tasks/sql_tasks.sql_gold_plan` (SHOW TABLES, DESCRIBE, the gold query,
 `Answer(variable)`), shared with the bundled SQL families.
+
+InterCode-SQL items have no id (InterCode names a task by its position in the file, which a sample
+does not keep), so ids are `spider-{split}-{digest of db, question and gold query}` and
+`metadata["index"]` keeps the position. The split is `?split=` or the file name's
+(`ic_spider_dev.json` -> dev; see `lumos_envs.tasks.splits`).
 """
 
 from __future__ import annotations
@@ -18,19 +23,22 @@ from pathlib import Path
 from lumos_envs.domains import Domain
 from lumos_envs.sql.catalog import file_dump_spec
 from lumos_envs.tasks.base import Task, TaskList
+from lumos_envs.tasks.splits import ContentIds, resolve_split
 from lumos_envs.tasks.sql_tasks import sql_gold_plan
 
 DEFAULT_DUMP_NAME = "ic_spider_dbs.sql"
 REQUIRED_FIELDS = ("db", "gold", "query")
 
 
-def load_spider(path: str | Path, split: str = "dev", dump: str | None = None) -> TaskList:
+def load_spider(path: str | Path, split: str | None = None, dump: str | None = None) -> TaskList:
     """Load an InterCode-SQL task file; see the module docstring for the dump lookup.
 
     Raises:
         ValueError: naming the file, item and field for a malformed item, or when no dump is found.
     """
     path = Path(path)
+    chosen = resolve_split(path, split, source="spider")
+    ids = ContentIds("spider", chosen.split)
     try:
         items = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as error:
@@ -52,17 +60,18 @@ def load_spider(path: str | Path, split: str = "dev", dump: str | None = None) -
         gold = clean_gold(item["gold"])
         tasks.append(
             Task(
-                id=f"spider-{split}-{index}",
+                id=ids(item["db"], item["query"], item["gold"]),
                 domain=Domain.SQL,
                 source="spider",
-                split=split,
+                split=chosen.split,
                 question=item["query"].strip(),
                 answer=gold,
                 plan=sql_gold_plan(gold, tables.keys()),
-                metadata={"db": item["db"], "dump": dump_spec, "gold_sql": gold, "hardness": item.get("hardness")},
+                metadata={"db": item["db"], "dump": dump_spec, "gold_sql": gold, "hardness": item.get("hardness"),
+                          "index": index},
             )
         )
-    return TaskList(tasks, name=f"spider:{path}")
+    return TaskList(chosen.label(tasks), name=f"spider:{path}")
 
 
 def find_dump(task_file: Path, dump: str | None) -> Path:

@@ -16,6 +16,7 @@ from typing import Any, Mapping
 
 from lumos_envs.domains import Domain
 from lumos_envs.tasks.base import GoldPlan, Task, TaskList
+from lumos_envs.tasks.splits import resolve_split
 from lumos_envs.tasks.math_plans import (
     BinaryStep,
     PlanBuilder,
@@ -36,12 +37,13 @@ _SUBGOAL_TEMPLATES = {
 }
 
 
-def load_svamp(path: str | Path, split: str = "test") -> TaskList:
+def load_svamp(path: str | Path, split: str | None = None) -> TaskList:
     """Read a SVAMP JSON file into tasks with gold plans.
 
     Args:
         path: a JSON list of SVAMP records.
-        split: recorded on each task.
+        split: recorded on each task; default: from the file name, and for a name that names
+            none (`SVAMP.json`) its stem, lower-cased (`svamp`; see `lumos_envs.tasks.splits`).
 
     Returns:
         A `TaskList` named `svamp:{path}`, ids `svamp-{ID}`. A record whose `Equation` cannot be
@@ -53,6 +55,7 @@ def load_svamp(path: str | Path, split: str = "test") -> TaskList:
             that is not a list, or a record with a missing or ill-typed field.
     """
     path = Path(path)
+    chosen = resolve_split(path, split, source="svamp")
     text = path.read_text(encoding="utf-8")
     try:
         records = json.loads(text)
@@ -64,8 +67,8 @@ def load_svamp(path: str | Path, split: str = "test") -> TaskList:
     tasks = []
     for index, record in enumerate(records):
         where = f"{path}:{item_lines[index]}: item {index}" if item_lines else f"{path}: item {index}"
-        tasks.append(_task_from_record(record, where, split))
-    return TaskList(tasks, name=f"svamp:{path}")
+        tasks.append(_task_from_record(record, where, chosen.split))
+    return TaskList(chosen.label(tasks), name=f"svamp:{path}")
 
 
 def svamp_plan(equation: str) -> GoldPlan:
@@ -217,6 +220,7 @@ def _item_start_lines(text: str, count: int) -> list[int]:
     return lines if len(lines) == count else []
 
 
-def svamp_task_from_row(row: Mapping[str, Any], index: int, split: str) -> Task:
-    """One SVAMP row read by `datasets` (`hf:` specs) as a task, exactly as `load_svamp` builds it."""
+def svamp_task_from_row(row: Mapping[str, Any], index: int, split: str, ids: object = None) -> Task:
+    """One SVAMP row read by `datasets` (`hf:` specs) as a task, exactly as `load_svamp` builds it.
+    (`ids` is the hub's `ContentIds`, unused: SVAMP rows carry their own `ID`.)"""
     return _task_from_record(dict(row), f"row {index}", split)

@@ -4,7 +4,12 @@
 (see `lumos_envs.webshop.files`) and builds WebShop's goals: `goals=human` from
 `items_human_ins.json`, `goals=synthetic` from `items_ins_v2*.json` (every option combination of
 every product with an instruction, as WebShop does). Goals are shuffled with `seed` (WebShop: 233)
-and split by index (test: first 500, dev: next 1,000, train: the rest; `split=all` keeps all).
+and split by index (test: first 500, dev: next 1,000, train: the rest). WebShop's files hold
+every split, so without `split=` (or with `split=all`) all goals are kept, each labelled with its
+own split; `split=` accepts `train`, `dev` (or `val`, `validation`), `test` and `all`. Ids are
+`webshop-{goals}-{index}-{digest}`: WebShop's goal index (its `fixed_{index}` session) and a digest
+of the goal (ASIN, product title, instruction, attributes, options, price cap), so another
+`seed=` or another folder's files never give a different goal the same id.
 `webshop:generated?catalog_size=100000&goals=synthetic&size=500` draws goals over a generated catalog.
 
 `synthetic:shop_synthetic`, `shop_human` (train) and `shop_heldout` (held-out product types) draw
@@ -20,6 +25,7 @@ from pathlib import Path
 from typing import Literal
 
 from lumos_envs.tasks.base import GeneratedTaskSource, Task
+from lumos_envs.tasks.splits import content_digest, normalise_split
 from lumos_envs.webshop.catalog import Catalog, CatalogSpec, Product, get_catalog
 from lumos_envs.webshop.files import find_file, read_json
 from lumos_envs.webshop.goals import Goal, draw_goal, is_heldout_type, make_task, price_text, sample_price_upper, split_of
@@ -77,7 +83,7 @@ def load_family(name: str, size: int = 200, seed: int = 0) -> GeneratedGoalSourc
 
 def load_webshop(
     path: str,
-    split: str = "test",
+    split: str | None = None,
     goals: str = "human",
     seed: int | str = 233,
     size: int | str = 500,
@@ -89,6 +95,9 @@ def load_webshop(
     """WebShop goals from WebShop's files (or `generated`); see the module docstring."""
     if goals not in ("human", "synthetic"):
         raise ValueError(f"goals must be human or synthetic, got {goals!r}")
+    keep_split = "all" if split in (None, "", "all") else normalise_split(str(split))
+    if keep_split is None:
+        raise ValueError(f"unknown split {split!r} for webshop:{path}; use train, dev, test or all")
     if path == "generated":
         spec = CatalogSpec(size=int(catalog_size), seed=int(catalog_seed))
         family = "shop_human" if goals == "human" else "shop_synthetic"
@@ -141,7 +150,7 @@ def load_webshop(
                 drafted.append((Goal(product.asin, text + price_text(cap), tuple(entry["instruction_attributes"]), options,
                                      cap, product.title, product.query, product.product_category, "synthetic"), product))
     random.Random(int(seed)).shuffle(drafted)
-    kept = [(index, goal) for index, (goal, _) in enumerate(drafted) if split in ("all", split_of(index))]
+    kept = [(index, goal) for index, (goal, _) in enumerate(drafted) if keep_split in ("all", split_of(index))]
     if not kept:
         raise ValueError(f"no WebShop goals in split {split!r} at {path}")
     return WebShopFileGoals(kept, catalog, goals, name=f"webshop:{path}")
@@ -153,7 +162,7 @@ class WebShopFileGoals:
 
     def __init__(self, goals: list[tuple[int, Goal]], catalog: Catalog, kind: str, name: str) -> None:
         self.goals, self.catalog, self.kind, self.name = goals, catalog, kind, name
-        self._ids = {f"webshop-{kind}-{index}": position for position, (index, _) in enumerate(goals)}
+        self._ids = {_file_goal_id(kind, index, goal): position for position, (index, goal) in enumerate(goals)}
         self._cache: dict[int, Task] = {}
 
     def __len__(self) -> int:
@@ -168,7 +177,7 @@ class WebShopFileGoals:
             raise IndexError(f"task index {position} out of range for {self.name} ({len(self.goals)} tasks)")
         if position not in self._cache:
             index, goal = self.goals[position]
-            self._cache[position] = _task_with_plan(goal, self.catalog, task_id=f"webshop-{self.kind}-{index}",
+            self._cache[position] = _task_with_plan(goal, self.catalog, task_id=_file_goal_id(self.kind, index, goal),
                                                     source="webshop", split=split_of(index))
         return self._cache[position]
 
@@ -177,6 +186,12 @@ class WebShopFileGoals:
             return self._ids[task_id]
         except KeyError:
             raise KeyError(f"no task with id {task_id!r} in {self.name}") from None
+
+
+def _file_goal_id(kind: str, index: int, goal: Goal) -> str:
+    """The id of WebShop file goal `index` (module docstring)."""
+    digest = content_digest(goal.asin, goal.name, goal.instruction, goal.attributes, goal.options, goal.price_upper)
+    return f"webshop-{kind}-{index}-{digest}"
 
 
 def _task_with_plan(goal: Goal, catalog: Catalog, *, task_id: str, source: str, split: str) -> Task:

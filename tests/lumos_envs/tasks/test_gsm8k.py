@@ -34,7 +34,7 @@ def test_fixture_items_follow_the_task_schema(fixtures_dir: Path, fixture_tasks)
     ids = [t.id for t in fixture_tasks]
     assert len(set(ids)) == len(ids)
     for task in fixture_tasks:
-        assert re.fullmatch(r"gsm8k-test-\d+", task.id)
+        assert re.fullmatch(r"gsm8k-test-[0-9a-f]{12}", task.id)  # split from the file name, digest of the row
         assert task.domain is Domain.MATH and task.source == "gsm8k" and task.split == "test"
         assert task.question and "####" not in task.question
         assert re.fullmatch(r"-?\d+(\.\d+)?", task.answer), task.answer
@@ -191,7 +191,7 @@ def test_small_file_in_the_same_schema(tmp_path: Path) -> None:
          "answer": "Each gets 1800/9=<<1800/9=200>>200 dollars\n#### 200"},
     ])
     tasks = load_gsm8k(path, split="train")
-    assert [t.id for t in tasks] == ["gsm8k-train-0", "custom-7", "gsm8k-train-3"]
+    assert tasks[1].id == "custom-7" and all(re.fullmatch(r"gsm8k-train-[0-9a-f]{12}", tasks[i].id) for i in (0, 2))
     assert [t.answer for t in tasks] == ["750", "20", "200"]
     assert all(t.split == "train" and replays(t) for t in tasks)
     assert tasks.index_of("custom-7") == 1

@@ -26,7 +26,7 @@ def test_fixture_items_follow_the_task_schema(sample_path: Path) -> None:
     assert len({t.id for t in tasks}) == len(tasks)
     for task, record in zip(tasks, records):
         assert task.id == f"svamp-{record['ID']}"
-        assert task.domain is Domain.MATH and task.source == "svamp" and task.split == "test"
+        assert task.domain is Domain.MATH and task.source == "svamp" and task.split == "sample"  # the name names no split: its stem
         assert record["Question"].strip()[1:] in task.question and record["Body"].strip()[:-1] in task.question
         assert "  " not in task.question and task.question.endswith("?")
         assert not task.answer.endswith(".0") and float(task.answer) == pytest.approx(record["Answer"])
