@@ -35,8 +35,8 @@ from lumos_envs.multimodal.scene import (
 
 logger = logging.getLogger(__name__)
 
-MODEL_VERSION = "scene-parser-1"
-"""bump when the architecture, targets or training loop change (invalidates cached weights)"""
+MODEL_VERSION = "scene-parser-2"
+"""bump when the architecture, targets, training images or training loop change (invalidates cached weights)"""
 
 _CELL_HEADS = (("present", 2), ("shape", len(SHAPES)), ("color", len(COLORS)), ("size", len(SIZES)), ("label", len(LABELS)))
 _SLOT_HEADS = (("value", MAX_BAR_VALUE + 1), ("color", len(COLORS)), ("label", len(LABELS)))
@@ -58,7 +58,7 @@ class VQAModelConfig:
     width: int = 16
     """channels of the first convolution; later layers scale from it"""
     seed: int = 0
-    """seeds torch and the image stream (training images come from Random(10**6 + seed + i))"""
+    """seeds torch and the image stream (training image i comes from Random(f"vqa_model/train/{seed}/{i}"))"""
 
     def __post_init__(self) -> None:
         if self.num_train_images < 10:
@@ -126,11 +126,14 @@ def _targets(spec: ImageSpec) -> tuple[int, np.ndarray, np.ndarray]:
     return 1, cells, slots
 
 
-def training_specs(count: int, chart_fraction: float, seed: int, offset: int = 10**6) -> list[ImageSpec]:
-    """Spec i from Random(offset + seed + i): scenes and charts in the configured mix."""
+def training_specs(count: int, chart_fraction: float, seed: int, stream: str = "train") -> list[ImageSpec]:
+    """Spec i from Random(f"vqa_model/{stream}/{seed}/{i}"): scenes and charts in the configured mix.
+
+    A string seed is hashed, so the stream shares no generator with another seed, with the `holdout`
+    stream or with any task family's images (`tasks.base.item_rng`), as sums `offset + seed + i` did."""
     specs: list[ImageSpec] = []
     for i in range(count):
-        rng = random.Random(offset + seed + i)
+        rng = random.Random(f"vqa_model/{stream}/{seed}/{i}")
         specs.append(random_chart(rng) if rng.random() < chart_fraction else random_scene(rng, 1, 8))
     return specs
 
@@ -190,7 +193,7 @@ def train_model(config: VQAModelConfig, folder: Path) -> TrainingReport:
     seconds = time.perf_counter() - start
     save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(folder / "model.safetensors"))
     parser = SceneParser(model)
-    holdout = training_specs(300, config.chart_fraction, config.seed, offset=2 * 10**6)
+    holdout = training_specs(300, config.chart_fraction, config.seed, stream="holdout")
     accuracy = spec_field_accuracy(holdout, parser.parse(np.stack([render_array(s) for s in holdout])))
     report = TrainingReport(asdict(config), round(seconds, 2), loss_value, accuracy)
     (folder / "meta.json").write_text(json.dumps({**asdict(report), "model_version": MODEL_VERSION}, indent=2))

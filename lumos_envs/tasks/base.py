@@ -2,16 +2,29 @@
 
 A `Task` is one problem (question, gold answer, optional gold LUMOS plan). A task source is any
 sequence of tasks (`__len__` and `__getitem__`); loaders parse a dataset's own schema once, at the
-edge, and generators build item `i` from `Random(seed + i)` so any item can be rebuilt alone.
+edge, and generators build item `i` from `Random(f"{family}/{seed}/{i}/{attempt}")` so any item can
+be rebuilt alone and no two seeds share an item (with `Random(seed + i)`, seed 1000's item 0 would
+be seed 0's item 1000).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import random
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
-from typing import Any, Iterator, Mapping, Protocol, Sequence, runtime_checkable
+from typing import Any, Iterator, Literal, Mapping, Protocol, Sequence, get_args, runtime_checkable
 
 from lumos_envs.domains import Domain
+from lumos_envs.tasks.question_keys import masked_bucket
+
+Part = Literal["train", "validation", "test", "all"]
+"""which part of a generated family a source draws from; `all` keeps every draw"""
+
+PARTS: tuple[str, ...] = get_args(Part)
+
+MAX_PART_ATTEMPTS = 1000
+"""draws an item of a part may make before its family is judged unable to fill the part (the
+rarest part of a bundled family that has one holds about 2% of draws, so 1,000 never run out)"""
 
 
 @dataclass(frozen=True)
@@ -170,21 +183,63 @@ class ConcatTaskSource:
         raise KeyError(f"no task with id {task_id!r} in {self.name}")
 
 
-class GeneratedTaskSource:
-    """Base of the bundled generators' task sources: item `i` is built on first use by `_build(i)`
-    (from `Random(salt + seed + i)` in the subclasses) and cached; ids are `{id_prefix}{i}`, so
-    `index_of` needs no search and any item can be rebuilt alone."""
+def part_of(question: str) -> str:
+    """The part a question belongs to: `validation` for masked buckets 0-9, `test` for 10-29,
+    `train` for the rest. Keyed on the masked question, so parts never share a question as a model
+    sees it, even where two draws differ only in their numbers."""
+    bucket = masked_bucket(question, 100)
+    return "validation" if bucket < 10 else "test" if bucket < 30 else "train"
 
-    def __init__(self, name: str, size: int, id_prefix: str) -> None:
+
+def check_part(family: str, part: str) -> None:
+    """Raises ValueError (one line, naming the family) unless `part` is one of `PARTS`."""
+    if part not in PARTS:
+        raise ValueError(f"unknown part {part!r} for synthetic:{family}; known: {', '.join(PARTS)}")
+
+
+def item_rng(family: str, seed: int, index: int, attempt: int = 0) -> random.Random:
+    """The generator of one draw. A string seed is hashed (sha512, the same in every process), so
+    (family, seed, index, attempt) never meet another tuple's stream as sums `seed + index` do."""
+    return random.Random(f"{family}/{seed}/{index}/{attempt}")
+
+
+class GeneratedTaskSource:
+    """Base of the bundled generators' task sources: item `i` is a pure function of (family config,
+    seed, part, i), built on first use and cached; ids are `{id_prefix}{i}`, so `index_of` needs no
+    search and any item can be rebuilt alone.
+
+    Item `i` of part `train`, `validation` or `test` redraws (attempt 0, 1, ...; see `item_rng`)
+    until `part_of` its question is the part, so parts share no masked question; `all` keeps attempt
+    0. Subclasses implement `_draw` (and `_finish` for work only an accepted draw needs).
+    """
+
+    def __init__(self, family: str, size: int, seed: int, id_head: str, part: str = "all") -> None:
+        """`id_head` starts every id (e.g. `synthetic-rate_time-`); the part and seed follow it."""
         if isinstance(size, bool) or not isinstance(size, int) or size < 1:
             raise ValueError(f"size must be an integer >= 1, got {size!r}")
-        self.name = name
-        self.size = size
-        self.id_prefix = id_prefix
+        check_part(family, part)
+        self.name = f"synthetic:{family}"
+        self.family, self.size, self.seed, self.part = family, size, seed, part
+        self.id_prefix = f"{id_head}{'' if part == 'all' else f'{part}_part-'}{seed}-"
         self._cache: dict[int, Task] = {}
 
-    def _build(self, index: int) -> Task:
+    def _draw(self, rng: random.Random, index: int) -> Task:
+        """One candidate for item `index` (id `{id_prefix}{index}`), drawn from `rng` only."""
         raise NotImplementedError
+
+    def _finish(self, task: Task) -> Task:
+        """The accepted candidate with what rejected ones need not pay for (default: as drawn)."""
+        return task
+
+    def _build(self, index: int) -> Task:
+        attempts = 1 if self.part == "all" else MAX_PART_ATTEMPTS
+        for attempt in range(attempts):
+            task = self._draw(item_rng(self.family, self.seed, index, attempt), index)
+            if self.part in ("all", part_of(task.question)):
+                task = self._finish(task)
+                return replace(task, metadata={**task.metadata, "part": self.part})
+        raise ValueError(f"synthetic:{self.family} cannot fill part {self.part!r}: item {index} drew no question of it "
+                         f"in {attempts} draws (its masked question space is too small)")
 
     def __len__(self) -> int:
         return self.size

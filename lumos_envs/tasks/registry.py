@@ -46,7 +46,7 @@ SYNTHETIC_MODULES: dict[str, str] = {
     "multimodal": "lumos_envs.tasks.synthetic_multimodal",
     "sql": "lumos_envs.tasks.synthetic_sql",
 }
-"""domain -> module with `FAMILIES` (name -> family info with `split`) and `load_family(name, size, seed)`"""
+"""domain -> module with `FAMILIES` (name -> family info with `split`) and `load_family(name, size, seed, part)`"""
 
 
 def register_task_loader(entry: TaskLoaderEntry) -> None:
@@ -137,23 +137,26 @@ def synthetic_members(family: str) -> list[str]:
     return []
 
 
-def load_synthetic(family: str, size: int = 200, seed: int = 0, templates: str | None = None) -> TaskSource:
+def load_synthetic(family: str, size: int = 200, seed: int = 0, templates: str | None = None,
+                   part: str = "all") -> TaskSource:
     """A bundled family, or `<domain>_train` / `<domain>_heldout` for all of a domain's families.
 
     `templates` (`?templates=test`) picks a family's template-disjoint half or named templates, where
-    the family's generator has templates (the maths families)."""
+    the family's generator has templates (the maths families). `part` (`?part=test`) is `train`,
+    `validation`, `test` (parts share no question with its numbers masked) or `all`; every family has it."""
     for domain, module_name in SYNTHETIC_MODULES.items():
         module = importlib.import_module(module_name)
         if family in module.FAMILIES:
             if templates is None:
-                return module.load_family(family, size=size, seed=seed)
+                return module.load_family(family, size=size, seed=seed, part=part)
             if "templates" not in inspect.signature(module.load_family).parameters:
                 raise ValueError(f"synthetic family {family!r} has no template choice (templates={templates!r})")
-            return module.load_family(family, size=size, seed=seed, templates=templates)
+            return module.load_family(family, size=size, seed=seed, templates=templates, part=part)
         if templates is not None and family in (f"{domain}_train", f"{domain}_heldout"):
             raise ValueError(f"templates= picks templates of one family, not of {family!r}")
         if family in (f"{domain}_train", f"{domain}_heldout"):
-            return ConcatTaskSource([module.load_family(n, size=size, seed=seed) for n in synthetic_members(family)], name=family)
+            return ConcatTaskSource([module.load_family(n, size=size, seed=seed, part=part) for n in synthetic_members(family)],
+                                    name=family)
     raise ValueError(f"unknown synthetic family {family!r}; known: {', '.join(synthetic_families())}")
 
 

@@ -1,8 +1,9 @@
 """Bundled maths word-problem generators (`synthetic:FAMILY`) with exact answers and gold LUMOS plans.
 
 Built as in reasoning-gym: a config dataclass (`SyntheticMathConfig`) and a source
-(`SyntheticMathSource`) whose item `i` comes from `random.Random(salt(family) + seed + i)`, so any
-item can be rebuilt alone, in any order, on any machine. Each family draws one of its templates,
+(`SyntheticMathSource`) whose item `i` comes from `Random(f"{family}/{seed}/{i}/{attempt}")`
+(`base.item_rng`), so any item can be rebuilt alone, in any order, on any machine, and two seeds
+never share an item. Each family draws one of its templates,
 fills names, items and numbers, and writes the plan with `PlanBuilder` while computing the answer
 exactly with `fractions.Fraction` (numbers are drawn so answers are integers or short decimals).
 
@@ -11,20 +12,20 @@ Training families (split `train`) are GSM8K-like multi-step problems (`shopping_
 (`counting`); the held-out family `svamp_like` (split `heldout`) is one- or two-step SVAMP-style
 problems with distractor numbers and questions about a different quantity, sharing no template
 with the training families. `MATH_FAMILIES` (also exported as `FAMILIES` for
-`tasks/registry.py`) lists them; `load_synthetic_math(family, size, seed)` builds a source.
+`tasks/registry.py`) lists them; `load_synthetic_math(family, size, seed, templates, part)` builds
+a source (`part=train|validation|test` for a masked-question-disjoint part, see `GeneratedTaskSource`).
 """
 
 from __future__ import annotations
 
 import math
 import random
-import zlib
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any, Callable, Literal
 
 from lumos_envs.domains import Domain
-from lumos_envs.tasks.base import GeneratedTaskSource, Task
+from lumos_envs.tasks.base import GeneratedTaskSource, Task, check_part
 from lumos_envs.tasks.math_plans import PlanBuilder, format_number
 
 MAX_DRAWS = 200
@@ -782,15 +783,18 @@ class SyntheticMathConfig:
     size: int = 200
     """number of tasks the source reports"""
     seed: int = 0
-    """item i is built from Random(salt(family) + seed + i)"""
+    """item i is built from Random(f"{family}/{seed}/{i}/{attempt}")"""
     templates: str = "all"
     """which templates items draw from: `all`; `train` or `test`, the two template-disjoint halves of
     `template_split`; or template keys separated by commas"""
+    part: str = "all"
+    """`train`, `validation` or `test` (parts share no masked question), or `all` draws"""
 
     def __post_init__(self) -> None:
         if self.family not in MATH_FAMILIES:
             raise ValueError(f"unknown maths family {self.family!r}; known: {', '.join(MATH_FAMILIES)}")
         chosen_templates(MATH_FAMILIES[self.family], self.templates)  # raises on a bad choice
+        check_part(self.family, self.part)
         if isinstance(self.size, bool) or not isinstance(self.size, int) or self.size < 1:
             raise ValueError(f"size must be an integer >= 1, got {self.size!r}")
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
@@ -798,15 +802,33 @@ class SyntheticMathConfig:
 
 
 class SyntheticMathSource(GeneratedTaskSource):
-    """A lazily built, cached task source for one family; item i depends only on (family, seed, i)."""
+    """A lazily built, cached task source for one family; item i depends only on the config and i."""
 
     def __init__(self, config: SyntheticMathConfig) -> None:
-        super().__init__(f"synthetic:{config.family}", config.size, item_id_prefix(config.family, config.seed, config.templates))
+        chosen = "" if config.templates == "all" else f"{config.templates.replace(',', '+')}-"
+        # the template choice is in the ids, so items of different choices never share an id
+        super().__init__(config.family, config.size, config.seed, f"synthetic-{config.family}-{chosen}", config.part)
         self.config = config
         self.info = MATH_FAMILIES[config.family]
+        self._templates = chosen_templates(self.info, config.templates)
 
-    def _build(self, index: int) -> Task:
-        return build_item(self.config.family, self.config.seed, index, self.config.templates)
+    def _draw(self, rng: random.Random, index: int) -> Task:
+        template = rng.choice(self._templates)
+        draft = template.make(rng)
+        plan = draft.builder.build()
+        config = self.config
+        return Task(
+            id=f"{self.id_prefix}{index}",
+            domain=Domain.MATH,
+            source=self.name,
+            split=self.info.split,
+            question=template.question.format(**draft.values),
+            answer=format_number(draft.answer),
+            plan=plan,
+            metadata={"family": config.family, "template": template.key, "templates": config.templates,
+                      "seed": config.seed, "index": index,
+                      "num_steps": sum(len(s.actions) for s in plan.subgoals)},
+        )
 
 
 def template_split(info: MathFamilyInfo) -> tuple[tuple[str, ...], tuple[str, ...]]:
@@ -846,47 +868,22 @@ def chosen_templates(info: MathFamilyInfo, templates: str) -> tuple[MathTemplate
     return tuple(t for t in info.templates if t.key in keys)
 
 
-def load_synthetic_math(family: str, size: int = 200, seed: int = 0, templates: str = "all") -> SyntheticMathSource:
-    """The task source for `synthetic:{family}` (`?templates=test` for its template-disjoint half).
+def load_synthetic_math(family: str, size: int = 200, seed: int = 0, templates: str = "all",
+                        part: str = "all") -> SyntheticMathSource:
+    """The task source for `synthetic:{family}` (`?templates=test` for its template-disjoint half,
+    `?part=test` for its masked-question-disjoint test part; the two combine).
 
     Raises:
-        ValueError: for an unknown family (the message lists the known ones), a bad size or seed, or a
-            bad template choice.
+        ValueError: for an unknown family (the message lists the known ones), a bad size, seed, part
+            or template choice.
     """
-    return SyntheticMathSource(SyntheticMathConfig(family=family, size=size, seed=seed, templates=templates))
+    return SyntheticMathSource(SyntheticMathConfig(family=family, size=size, seed=seed, templates=templates, part=part))
 
 
 load_family = load_synthetic_math
 """the name `tasks/registry.py` calls"""
 
 
-def build_item(family: str, seed: int, index: int, templates: str = "all") -> Task:
+def build_item(family: str, seed: int, index: int, templates: str = "all", part: str = "all") -> Task:
     """Build item `index` of `family` for `seed` from scratch, drawing from the chosen templates."""
-    info = MATH_FAMILIES[family]
-    rng = random.Random(_family_salt(family) + seed + index)
-    template = rng.choice(chosen_templates(info, templates))
-    draft = template.make(rng)
-    plan = draft.builder.build()
-    return Task(
-        id=f"{item_id_prefix(family, seed, templates)}{index}",
-        domain=Domain.MATH,
-        source=f"synthetic:{family}",
-        split=info.split,
-        question=template.question.format(**draft.values),
-        answer=format_number(draft.answer),
-        plan=plan,
-        metadata={"family": family, "template": template.key, "templates": templates, "seed": seed, "index": index,
-                  "num_steps": sum(len(s.actions) for s in plan.subgoals)},
-    )
-
-
-def item_id_prefix(family: str, seed: int, templates: str = "all") -> str:
-    """`synthetic-{family}-{seed}-`, with the template choice in it when it is not `all`, so that
-    items of different template choices never share an id."""
-    chosen = "" if templates == "all" else f"{templates.replace(',', '+')}-"
-    return f"synthetic-{family}-{chosen}{seed}-"
-
-
-def _family_salt(family: str) -> int:
-    """A stable per-family offset (crc32, not `hash`, which changes between processes)."""
-    return zlib.crc32(family.encode("utf-8")) << 20
+    return load_synthetic_math(family, size=index + 1, seed=seed, templates=templates, part=part)[index]

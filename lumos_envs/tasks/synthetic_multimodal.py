@@ -1,7 +1,9 @@
 """Bundled multimodal task families (`synthetic:FAMILY`): rendered images, A-OKVQA- and
 ScienceQA-style questions, gold LUMOS plans.
 
-Item `i` of a family comes from `random.Random(salt(family) + seed + i)` (reasoning-gym style): an
+Item `i` of a family comes from `Random(f"{family}/{seed}/{i}/{attempt}")` (`base.item_rng`;
+reasoning-gym style, and two seeds never share an item; `part=train|validation|test` keeps a
+masked-question-disjoint part): an
 image spec (`multimodal/scene.py`, stored in `metadata["image_spec"]` and rendered by the env),
 a question whose answer needs perception plus a reasoning or knowledge step, 4 choices (2 for
 yes/no) with `correct_choice_idx`, 10 `direct_answers` as A-OKVQA has, and a gold plan of
@@ -18,7 +20,6 @@ other question types: `scene_spatial` (spatial relations), `chart_extreme` (high
 from __future__ import annotations
 
 import random
-import zlib
 from dataclasses import dataclass
 from typing import Any, Callable, Literal
 
@@ -238,17 +239,15 @@ def format_question(question: str, choices: tuple[str, ...] | list[str], hint: s
 
 
 class SyntheticMultimodalSource(GeneratedTaskSource):
-    """`size` tasks of one family; item i is rebuilt from Random(salt + seed + i) on demand."""
+    """`size` tasks of one family; item i is rebuilt from `base.item_rng(family, seed, i, attempt)` on demand."""
 
-    def __init__(self, family: str, size: int = 200, seed: int = 0) -> None:
+    def __init__(self, family: str, size: int = 200, seed: int = 0, part: str = "all") -> None:
         if family not in FAMILIES:
             raise ValueError(f"unknown multimodal family {family!r}; known: {', '.join(FAMILIES)}")
-        super().__init__(f"synthetic:{family}", size, f"{family}-{seed}-")
-        self.info, self.seed = FAMILIES[family], seed
-        self._salt = zlib.crc32(family.encode()) * 1000
+        super().__init__(family, size, seed, f"{family}-", part)
+        self.info = FAMILIES[family]
 
-    def _build(self, index: int) -> Task:
-        rng = random.Random(self._salt + self.seed + index)
+    def _draw(self, rng: random.Random, index: int) -> Task:
         for _ in range(MAX_DRAWS):
             item = self.info.make(rng)
             if item is not None:
@@ -261,11 +260,11 @@ class SyntheticMultimodalSource(GeneratedTaskSource):
             "correct_choice_idx": item.choices.index(item.answer), "direct_answers": [item.answer] * NUM_DIRECT_ANSWERS,
             "question_type": item.question_type, "family": self.info.name, "raw_question": item.question, "hint": item.hint,
         }
-        return Task(id=f"{self.info.name}-{self.seed}-{index}", domain=Domain.MULTIMODAL, source=self.name,
+        return Task(id=f"{self.id_prefix}{index}", domain=Domain.MULTIMODAL, source=self.name,
                     split=self.info.split, question=format_question(item.question, item.choices, item.hint),
                     answer=item.answer, plan=plan, metadata=metadata)
 
 
-def load_family(name: str, size: int = 200, seed: int = 0) -> SyntheticMultimodalSource:
-    """What `synthetic:NAME?size=&seed=` builds for a multimodal family."""
-    return SyntheticMultimodalSource(name, size=size, seed=seed)
+def load_family(name: str, size: int = 200, seed: int = 0, part: str = "all") -> SyntheticMultimodalSource:
+    """What `synthetic:NAME?size=&seed=&part=` builds for a multimodal family."""
+    return SyntheticMultimodalSource(name, size=size, seed=seed, part=part)

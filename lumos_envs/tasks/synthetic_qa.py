@@ -1,7 +1,8 @@
 """Bundled multi-hop QA families (`synthetic:FAMILY`) over the fictional world, with gold LUMOS plans.
 
 As in reasoning-gym: a config (`SyntheticQAConfig`) and a source whose item `i` comes from
-`Random(salt(family) + seed + i)`, so any item can be rebuilt alone. The world is fixed
+`Random(f"{family}/{seed}/{i}/{attempt}")` (`base.item_rng`), so any item can be rebuilt alone and
+two seeds never share an item; `part=train|validation|test` keeps a masked-question-disjoint part. The world is fixed
 (`WorldConfig()`, built once per process and shared); items pick entities from it. Every hop of
 a plan is LUMOS's three-action pattern `KnowledgeQuery` -> `ParagraphRetrieve` -> `QA`; later
 hops refer to earlier answers by variable (`KnowledgeQuery(R3)`, `Query: Where was R3 born?`).
@@ -17,7 +18,6 @@ training) and `qa_difference` (numeric answers: years between two foundings).
 from __future__ import annotations
 
 import random
-import zlib
 from dataclasses import dataclass, field
 from typing import Callable, Literal
 
@@ -25,7 +25,7 @@ from lumos_envs.cache import shared_state
 from lumos_envs.domains import Domain
 from lumos_envs.qa.corpus import Corpus
 from lumos_envs.qa.world import FACT_PARAGRAPH, World, WorldConfig, build_world, render_corpus
-from lumos_envs.tasks.base import GeneratedTaskSource, GoldPlan, GoldSubgoal, Task
+from lumos_envs.tasks.base import GeneratedTaskSource, GoldPlan, GoldSubgoal, Task, check_part
 
 MAX_DRAWS = 200
 """redraws an item may make to meet its constraints (distinct values to compare, ...)"""
@@ -280,11 +280,14 @@ class SyntheticQAConfig:
     size: int = 200
     """number of tasks the source reports"""
     seed: int = 0
-    """item i is built from Random(salt(family) + seed + i)"""
+    """item i is built from Random(f"{family}/{seed}/{i}/{attempt}")"""
+    part: str = "all"
+    """`train`, `validation` or `test` (parts share no masked question), or `all` draws"""
 
     def __post_init__(self) -> None:
         if self.family not in QA_FAMILIES:
             raise ValueError(f"unknown QA family {self.family!r}; known: {', '.join(QA_FAMILIES)}")
+        check_part(self.family, self.part)
         if isinstance(self.size, bool) or not isinstance(self.size, int) or self.size < 1:
             raise ValueError(f"size must be an integer >= 1, got {self.size!r}")
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
@@ -295,7 +298,7 @@ class SyntheticQASource(GeneratedTaskSource):
     """A lazily built task source for one family over the bundled world; exposes `corpus`."""
 
     def __init__(self, config: SyntheticQAConfig) -> None:
-        super().__init__(f"synthetic:{config.family}", config.size, f"synthetic-{config.family}-{config.seed}-")
+        super().__init__(config.family, config.size, config.seed, f"synthetic-{config.family}-", config.part)
         self.config = config
         self.info = QA_FAMILIES[config.family]
 
@@ -304,44 +307,36 @@ class SyntheticQASource(GeneratedTaskSource):
         """The document collection the questions are about (the bundled world's articles)."""
         return bundled_corpus()
 
-    def _build(self, index: int) -> Task:
-        return build_item(self.config.family, self.config.seed, index)
+    def _draw(self, rng: random.Random, index: int) -> Task:
+        draft = rng.choice(self.info.templates)(bundled_world(), rng)
+        plan = draft.builder.build(draft.builder.subgoals[-1].actions[-1].split(" = ", 1)[0])
+        return Task(
+            id=f"{self.id_prefix}{index}",
+            domain=Domain.QA,
+            source=self.name,
+            split=self.info.split,
+            question=draft.question,
+            answer=draft.answer,
+            plan=plan,
+            metadata={"family": self.family, "template": draft.template, "seed": self.seed, "index": index,
+                      "gold_paragraphs": tuple(draft.builder.gold_paragraphs),
+                      "num_hops": len(draft.builder.gold_paragraphs)},
+        )
 
 
-def load_synthetic_qa(family: str, size: int = 200, seed: int = 0) -> SyntheticQASource:
-    """The task source for `synthetic:{family}`.
+def load_synthetic_qa(family: str, size: int = 200, seed: int = 0, part: str = "all") -> SyntheticQASource:
+    """The task source for `synthetic:{family}` (`?part=test` for its masked-question-disjoint test part).
 
     Raises:
-        ValueError: for an unknown family (the message lists the known ones) or a bad size or seed.
+        ValueError: for an unknown family (the message lists the known ones) or a bad size, seed or part.
     """
-    return SyntheticQASource(SyntheticQAConfig(family=family, size=size, seed=seed))
+    return SyntheticQASource(SyntheticQAConfig(family=family, size=size, seed=seed, part=part))
 
 
 load_family = load_synthetic_qa
 """the name `tasks/registry.py` calls"""
 
 
-def build_item(family: str, seed: int, index: int) -> Task:
+def build_item(family: str, seed: int, index: int, part: str = "all") -> Task:
     """Build item `index` of `family` for `seed` from scratch."""
-    info = QA_FAMILIES[family]
-    rng = random.Random(_family_salt(family) + seed + index)
-    make = rng.choice(info.templates)
-    draft = make(bundled_world(), rng)
-    plan = draft.builder.build(draft.builder.subgoals[-1].actions[-1].split(" = ", 1)[0])
-    return Task(
-        id=f"synthetic-{family}-{seed}-{index}",
-        domain=Domain.QA,
-        source=f"synthetic:{family}",
-        split=info.split,
-        question=draft.question,
-        answer=draft.answer,
-        plan=plan,
-        metadata={"family": family, "template": draft.template, "seed": seed, "index": index,
-                  "gold_paragraphs": tuple(draft.builder.gold_paragraphs),
-                  "num_hops": len(draft.builder.gold_paragraphs)},
-    )
-
-
-def _family_salt(family: str) -> int:
-    """A stable per-family offset (crc32, not `hash`, which changes between processes)."""
-    return zlib.crc32(family.encode("utf-8")) << 20
+    return load_synthetic_qa(family, size=index + 1, seed=seed, part=part)[index]

@@ -3,7 +3,9 @@
 
 The database (`lumos_shop`: customers, products, orders) lives in `lumos_envs/sql/shop.py`,
 written as a MySQL dump from a fixed seed, so both back-ends load it exactly as they load Spider.
-Tasks follow reasoning-gym: item `i` of a family comes from `Random(salt(family) + seed + i)`;
+Tasks follow reasoning-gym: item `i` of a family comes from `Random(f"{family}/{seed}/{i}/{attempt}")`
+(`base.item_rng`: two seeds never share an item; `part=train|validation|test` keeps a
+masked-question-disjoint part);
 each fills a question template with values from the generated rows and carries its gold query
 (the gold answer is that query's result, computed by the back-end) and a gold plan in the same
 SHOW TABLES -> DESCRIBE -> query shape as Spider tasks.
@@ -12,7 +14,6 @@ SHOW TABLES -> DESCRIBE -> query shape as Spider tasks.
 from __future__ import annotations
 
 import random
-import zlib
 from dataclasses import dataclass
 from typing import Callable, Literal
 
@@ -98,21 +99,19 @@ FAMILIES: dict[str, SqlFamilyInfo] = {
 
 
 class SyntheticSqlSource(GeneratedTaskSource):
-    """Tasks of one family; item `i` from `Random(salt(family) + seed + i)`."""
+    """Tasks of one family; item `i` from `base.item_rng(family, seed, i, attempt)`."""
 
-    def __init__(self, family: str, size: int = 200, seed: int = 0) -> None:
+    def __init__(self, family: str, size: int = 200, seed: int = 0, part: str = "all") -> None:
         if family not in FAMILIES:
             raise ValueError(f"unknown SQL family {family!r}; known: {', '.join(FAMILIES)}")
-        super().__init__(f"synthetic:{family}", size, f"{family}-{seed}-")
+        super().__init__(family, size, seed, f"{family}-", part)
         self.info = FAMILIES[family]
-        self.seed = seed
 
-    def _build(self, index: int) -> Task:
-        rng = random.Random(zlib.crc32(self.info.name.encode()) + self.seed + index)
+    def _draw(self, rng: random.Random, index: int) -> Task:
         template = rng.choice(self.info.templates)
         question, gold = template(rng, shop_data())
         return Task(
-            id=f"{self.info.name}-{self.seed}-{index}",
+            id=f"{self.id_prefix}{index}",
             domain=Domain.SQL,
             source=self.name,
             split=self.info.split,
@@ -123,5 +122,6 @@ class SyntheticSqlSource(GeneratedTaskSource):
         )
 
 
-def load_family(name: str, size: int = 200, seed: int = 0) -> SyntheticSqlSource:
-    return SyntheticSqlSource(name, size=size, seed=seed)
+def load_family(name: str, size: int = 200, seed: int = 0, part: str = "all") -> SyntheticSqlSource:
+    """What `synthetic:NAME?size=&seed=&part=` builds for an SQL family."""
+    return SyntheticSqlSource(name, size=size, seed=seed, part=part)

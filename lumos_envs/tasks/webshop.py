@@ -13,7 +13,8 @@ of the goal (ASIN, product title, instruction, attributes, options, price cap), 
 `webshop:generated?catalog_size=100000&goals=synthetic&size=500` draws goals over a generated catalog.
 
 `synthetic:shop_synthetic`, `shop_human` (train) and `shop_heldout` (held-out product types) draw
-goal `i` from `Random(family, seed, i)` over the default generated catalog (1,000 products).
+goal `i` from `Random(f"{family}/{seed}/{i}/{attempt}")` (`base.item_rng`) over the default generated
+catalog (1,000 products); `part=train|validation|test` keeps a masked-instruction-disjoint part.
 """
 
 from __future__ import annotations
@@ -50,19 +51,18 @@ FAMILIES: dict[str, ShopFamilyInfo] = {
 
 
 class GeneratedGoalSource(GeneratedTaskSource):
-    """Goals over a generated catalog; goal `i` depends only on (family, seed, i, catalog)."""
+    """Goals over a generated catalog; goal `i` depends only on (family, seed, part, i, catalog)."""
 
-    def __init__(self, family: str, size: int, seed: int, catalog: CatalogSpec | None = None, style: str | None = None) -> None:
+    def __init__(self, family: str, size: int, seed: int, catalog: CatalogSpec | None = None, style: str | None = None,
+                 part: str = "all") -> None:
         if family not in FAMILIES:
             raise ValueError(f"unknown WebShop goal family {family!r}; known: {', '.join(FAMILIES)}")
-        super().__init__(f"synthetic:{family}", size, f"webshop-{family}-{seed}-")
-        self.family, self.seed = family, seed
+        super().__init__(family, size, seed, f"webshop-{family}-", part)
         self.info = FAMILIES[family]
         self.style = style or self.info.style
         self.catalog = get_catalog(catalog)
 
-    def _build(self, index: int) -> Task:
-        rng = random.Random(f"webshop-goal-{self.family}-{self.seed}-{index}")
+    def _draw(self, rng: random.Random, index: int) -> Task:
         vocabulary = self.catalog.vocabulary
         for _ in range(MAX_DRAWS):
             product = self.catalog[rng.randrange(len(self.catalog))]
@@ -72,13 +72,18 @@ class GeneratedGoalSource(GeneratedTaskSource):
             raise ValueError(f"no product of the wanted type in {MAX_DRAWS} draws (catalog too small?)")
         goal = draw_goal(rng, product, style=self.style, connectors=vocabulary.connectors, openers=vocabulary.openers)
         split = "heldout" if self.info.heldout_types else split_of(index)
-        return _task_with_plan(goal, self.catalog, task_id=f"webshop-{self.family}-{self.seed}-{index}",
-                               source=self.name, split=split)
+        return make_task(goal, task_id=f"{self.id_prefix}{index}", source=self.name, split=split,
+                         catalog=self.catalog.spec, plan=None, plan_error="not built yet")
+
+    def _finish(self, task: Task) -> Task:
+        """The observer's gold plan (one scratch episode), built for accepted draws only."""
+        return _task_with_plan(Goal.from_dict(task.metadata["goal"]), self.catalog, task_id=task.id,
+                               source=task.source, split=task.split)
 
 
-def load_family(name: str, size: int = 200, seed: int = 0) -> GeneratedGoalSource:
+def load_family(name: str, size: int = 200, seed: int = 0, part: str = "all") -> GeneratedGoalSource:
     """A bundled goal family over the default generated catalog (registry entry point)."""
-    return GeneratedGoalSource(name, size, seed)
+    return GeneratedGoalSource(name, size, seed, part=part)
 
 
 def load_webshop(

@@ -69,26 +69,32 @@ REVERSED_TOP_2 = "R1 = SELECT name FROM (SELECT name, price FROM products ORDER 
 CITIES_DESC = "R1 = SELECT city, count(*) FROM customers GROUP BY city ORDER BY city DESC"
 
 
+def _index_of_gold(tasks, gold_ending):
+    """The first task whose gold SQL ends so (found, not hard-coded: items depend on the seeding)."""
+    return next(i for i in range(len(tasks)) if tasks[i].metadata["gold_sql"].endswith(gold_ending))
+
+
 def test_intercode_reward_counts_order_on_every_query_lumos_only_under_order_by():
-    tasks = load_tasks("synthetic:sql_aggregate?size=5")  # 2: GROUP BY city (no ORDER BY); 4: top-2 by price
+    tasks = load_tasks("synthetic:sql_aggregate?size=40")
+    cities, top_2 = _index_of_gold(tasks, "GROUP BY city"), _index_of_gold(tasks, "LIMIT 2")  # no ORDER BY; top-2 by price
     intercode = SqlEnv(tasks, reward="intercode")
-    reward, metrics = _answer(intercode, 4, REVERSED_TOP_2)
+    reward, metrics = _answer(intercode, top_2, REVERSED_TOP_2)
     assert reward == -1.0 and metrics["iou"] == 1.0 and metrics["reward_lumos"] == 0.0  # 2 rows swapped: tau -1
-    reward, metrics = _answer(intercode, 2, CITIES_DESC)  # 8 cities, every pair discordant
+    reward, metrics = _answer(intercode, cities, CITIES_DESC)  # 8 cities, every pair discordant
     assert reward == -1.0 and metrics["reward_intercode"] == -1.0 and metrics["reward_lumos"] == 1.0
     lumos = SqlEnv(tasks, reward="lumos")
-    assert _answer(lumos, 2, CITIES_DESC)[0] == 1.0  # no ORDER BY in the gold: order is not asked for
-    assert _answer(lumos, 4, REVERSED_TOP_2)[0] == 0.0  # tau -1, clamped
+    assert _answer(lumos, cities, CITIES_DESC)[0] == 1.0  # no ORDER BY in the gold: order is not asked for
+    assert _answer(lumos, top_2, REVERSED_TOP_2)[0] == 0.0  # tau -1, clamped
     intercode.close()
     lumos.close()
 
 
 def test_auto_reward_is_intercode_on_spider_tasks():
-    tasks = load_tasks("synthetic:sql_aggregate?size=5")
+    tasks = load_tasks("synthetic:sql_aggregate?size=40")
     spider_like = [dataclasses.replace(tasks[i], source="spider") for i in range(len(tasks))]
     env = SqlEnv(spider_like)
     assert env.reward == "auto" and env.reward_for(spider_like[0]) == "intercode"
-    assert _answer(env, 2, CITIES_DESC)[0] == -1.0
+    assert _answer(env, _index_of_gold(tasks, "GROUP BY city"), CITIES_DESC)[0] == -1.0
     assert SqlEnv(tasks).reward_for(tasks[0]) == "lumos"
     with pytest.raises(ValueError, match="reward must be one of auto, intercode, lumos"):
         SqlEnv(tasks, reward="exact")
