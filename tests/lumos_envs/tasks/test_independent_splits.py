@@ -42,11 +42,12 @@ def test_item_streams_never_meet_across_seeds_and_indices() -> None:
 def test_seed_1000_is_not_seed_0_shifted(family: str) -> None:
     """Seed 1000's first items are not seed 0's items 1000, 1001, ..., where sums put them. Families
     with few questions repeat some by chance (sql_aggregate has about ten, one of them a third of all
-    draws), so this counts matching positions rather than asking for disjoint question sets."""
+    draws: a position matches with chance 0.22), so this counts matching positions rather than asking
+    for disjoint question sets, and allows up to three quarters of them."""
     seed_0, seed_1000 = _source(family, 0), _source(family, 1000)
     same = [i for i in range(NUM_ITEMS)
             if (seed_1000[i].question, seed_1000[i].answer) == (seed_0[1000 + i].question, seed_0[1000 + i].answer)]
-    assert len(same) <= NUM_ITEMS // 2, f"{family}: seed 1000 repeats seed 0 at items {same}"
+    assert len(same) <= 3 * NUM_ITEMS // 4, f"{family}: seed 1000 repeats seed 0 at items {same}"
 
 
 @pytest.mark.parametrize("family", FAMILIES)
