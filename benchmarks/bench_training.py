@@ -210,7 +210,7 @@ def main(args: Args) -> dict[str, Any]:
     result = train_tiny(recipe, workdir)
     train_s = time.monotonic() - start
     eval_start = time.monotonic()
-    accuracy = evaluate(result.planner_dir, result.grounder_dir, recipe.task_specs(seed=args.eval_seed, size=args.eval_size), args.batch_envs)
+    accuracy = evaluate(result.planner_dir, result.grounder_dir, recipe.task_specs(seed=args.eval_seed, size=args.eval_size, part="test"), args.batch_envs)
     if args.heldout:
         accuracy["heldout"] = evaluate(result.planner_dir, result.grounder_dir, heldout_specs(args.eval_seed, args.eval_size), args.batch_envs)
     line = {

@@ -682,6 +682,9 @@ class TinyRecipe:
     """training tasks per family (seed `seed`)"""
     seed: int = 0
     """task seed of the training split (evaluate on another, e.g. 1000)"""
+    part: str = "train"
+    """the families' part trained on (`lumos_envs.tasks.question_keys`): `train`, so that `part=validation`
+    and `part=test` splits share no question with training once numbers are masked"""
     number_placeholders: bool = True
     """the model sees the task's numbers as N1, N2, ... (`NumberPlaceholders`)"""
     phrase_tokens: bool = True
@@ -724,10 +727,12 @@ class TinyRecipe:
             num_heads=self.num_heads, intermediate_size=self.intermediate_size, max_position_embeddings=self.max_length,
         )
 
-    def task_specs(self, seed: int | None = None, size: int | None = None) -> list[str]:
+    def task_specs(self, seed: int | None = None, size: int | None = None, part: str | None = None) -> list[str]:
+        """The families' task specs: the training split by default; `part="test"` with another seed for
+        an evaluation split that repeats no training question."""
         seed = self.seed if seed is None else seed
         size = self.tasks_per_family if size is None else size
-        return [f"synthetic:{family}?size={size}&seed={seed}" for family in self.families]
+        return [f"synthetic:{family}?size={size}&seed={seed}&part={part or self.part}" for family in self.families]
 
 
 def oracle_sft_records(task_specs: Sequence[str], env_id: str = "lumos/Math-v0", formulation: str = "iterative") -> list[dict[str, Any]]:
