@@ -171,8 +171,6 @@ def test_tokens_decoded_with_the_recorded_tokenizer_or_shown_as_ids(tmp_path):
 def test_v2_prompt_ids_give_the_feedback_turn_and_gold_plans_show(tmp_path):
     from agents.backends.tiny import train_tokenizer
 
-    if "prompt_ids" not in GenerationRecord.__dataclass_fields__:
-        pytest.skip("this store has no prompt_ids (schema v1)")
     feedback = "The executed result for Subgoal 1 is 5. Should we stop planning?"
     tokenizer = train_tokenizer([feedback] * 4, vocab_size=300)
     tokenizer.save_pretrained(tmp_path / "tok")
@@ -291,8 +289,6 @@ def test_tokens_page_shows_the_grpo_loss_mask(tmp_path):
     ids 1, the EOS the row appends after a stop 0, the prompt (feedback turns) 0."""
     from agents.backends.tiny import train_tokenizer
 
-    if "prompt_ids" not in GenerationRecord.__dataclass_fields__:
-        pytest.skip("this store has no prompt_ids (schema v1)")
     texts = ["Subgoal 1: Add the apples.\n", "R1 = Calculator(2 + 3)\n", "The executed result for Subgoal 1 is 5."]
     tokenizer = train_tokenizer(texts * 4, vocab_size=300)
     tokenizer.save_pretrained(tmp_path / "tok")
