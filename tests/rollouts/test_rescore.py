@@ -13,9 +13,18 @@ from rollouts.engine import Job, RolloutConfig
 from rollouts.rescore import METRICS, RescoreConfig, rescore_file, rescore_report, run_rescore
 from rollouts.store import EpisodeKey, StepRecord, StoreError, Trajectory, TrajectoryWriter, read_trajectories
 
-SQL_TASKS = "synthetic:sql_lookup?size=2&seed=0"
+SQL_TASKS = "synthetic:sql_lookup?size=8&seed=0"
 MATH_TASKS = "synthetic:sharing?size=2&seed=0"
-PERTH = "SELECT name FROM customers WHERE city = 'Perth'"  # the gold query of sql_lookup-0-0, no ORDER BY
+
+
+def _gold_of_template(template: str) -> tuple[int, str]:
+    """The first task of SQL_TASKS drawn from `template`, and its gold query (found, not hard-coded,
+    so the test holds whatever the generator draws)."""
+    from lumos_envs.tasks.registry import load_tasks
+
+    tasks = load_tasks(SQL_TASKS)
+    index = next(i for i in range(len(tasks)) if tasks[i].metadata["template"] == template)
+    return index, str(tasks[index].metadata["gold_sql"])
 
 
 def _episode(env_id: str, tasks: str, index: int, actions: list[str]) -> Trajectory:
@@ -48,9 +57,11 @@ def _write(path, jobs: list[Job], trajectories: list[Trajectory]) -> None:
 def sql_file(tmp_path_factory):
     """Three SQL episodes: the gold rows in reverse order, the gold rows as the gold gives them, no answer."""
     path = tmp_path_factory.mktemp("rescore") / "sql.jsonl"
-    reversed_rows = _episode("lumos/SQL-v0", SQL_TASKS, 0, [f"R1 = {PERTH} ORDER BY id DESC", "Answer(R1)"])
-    gold_rows = _episode("lumos/SQL-v0", SQL_TASKS, 1, ["R1 = SELECT price FROM products WHERE name = 'stapler'", "Answer(R1)"])
-    no_answer = _episode("lumos/SQL-v0", SQL_TASKS, 0, ["R1 = SHOW TABLES"])
+    many, many_gold = _gold_of_template("customers_in")  # several rows, no ORDER BY
+    one, one_gold = _gold_of_template("price_of")
+    reversed_rows = _episode("lumos/SQL-v0", SQL_TASKS, many, [f"R1 = {many_gold} ORDER BY id DESC", "Answer(R1)"])
+    gold_rows = _episode("lumos/SQL-v0", SQL_TASKS, one, [f"R1 = {one_gold}", "Answer(R1)"])
+    no_answer = _episode("lumos/SQL-v0", SQL_TASKS, many, ["R1 = SHOW TABLES"])
     no_answer = replace(no_answer, key=EpisodeKey("lumos/SQL-v0", no_answer.key.task_id, 7))
     _write(path, [Job("lumos/SQL-v0", SQL_TASKS)], [reversed_rows, gold_rows, no_answer])
     return path
@@ -129,7 +140,7 @@ def test_an_evaluation_folder_gets_a_rescored_report(tmp_path, capsys):
     assert "report:" in capsys.readouterr().out
     out = tmp_path / "eval-rescored-intercode"
     report = json.loads((out / "report.json").read_text())
-    assert [(s["name"], s["category"], s["episodes"]) for s in report["suites"]] == [("sql", "unseen", 2), ("math", "held-out", 2)]
+    assert [(s["name"], s["category"], s["episodes"]) for s in report["suites"]] == [("sql", "unseen", 8), ("math", "held-out", 2)]
     assert "intercode" in report["meta"]["re-scored with"] and report["category_provenance"]["derived"] is False
     header, _ = read_trajectories(out / "trajectories" / "sql.jsonl")
     assert header["config"]["rescored"]["metric"] == "intercode"
