@@ -4,24 +4,38 @@ Gold plans become oracle trajectories and then SFT data, so a plan that states w
 computed yet teaches the agent to leak the answer. `audit_gold_plan` checks one task's plan
 against three rules and returns the breaches as `Leak`s (an empty list is a clean plan):
 
-- **subgoal text** (`subgoal_result`): every number in subgoal k appears in the task text or in
-  an observation of subgoals 1..k-1 (`Calculate: Janet sells 16 - 3 - 4 = 9 duck eggs a day.`
-  states the 9 before R1 computes it);
-- **action arguments** (`unobserved_literal`, `restated_result`): every literal argument appears
-  in the task text or in an earlier observation; and a literal that is exactly an earlier result
-  (but not in the task text) must be written as that result's variable, since a fixed plan
-  cannot know a value before it is computed (`KnowledgeQuery(Jo Kay)` after `R3 = Jo Kay`);
+- **subgoal text** (`subgoal_result`): every number in subgoal k is known before it (below),
+  and no result that subgoal k or a later one computes is stated in it: not a text result
+  (`Confirm that R3 was born in Town B.` before `Town B` is found), nor a number that is only a
+  cued constant and also the answer or this subgoal's own result (`there are 12 months`, when
+  12 is the answer and `months ... a year` its only cue), unless the subgoal's actions type it;
+- **action arguments** (`unobserved_literal`, `restated_result`), for every tool: every number
+  is known; no text result that the observer has not seen yet appears in a literal (`QA(...,
+  Question: Was Jo Kay born in Town B?)` before `Town B` is found); and a literal that restates
+  an earlier result, a number or a text (`Question: Where was Jo Kay born?` after `R3 = Jo
+  Kay`), must be that result's variable, since a fixed plan cannot know a value before it is
+  computed. Exceptions: a value the task text itself writes, a cued constant (`* 10 / 100`
+  after a result of 100), and SQL, whose statements name the tables that SHOW TABLES printed
+  (`TEXT_RESTATING_TOOLS`). Lookup tools get more (`TOOL_ARGUMENT_RULES`): `phrase` tools
+  (`KnowledgeQuery`, `Click`) need the whole literal in an earlier text, `words` tools
+  (`Search`) each of its words; quoted strings (`'Aberdeen'` in SQL) are phrases for every tool;
 - **final answer** (`literal_answer`): the answer is a variable some action of the plan
-  assigned, never a literal (`Answer(72)`).
+  assigned, never a literal (`Answer(72)`), and that action computes it: it does not type one
+  number (`R2 = Calculator(84)`, `NUMBER_ECHOING_TOOLS`) nor the answer's own value, unless the
+  task states that value.
 
-Matching is domain-agnostic and works on the `Task` record plus the text of the observations:
-numbers match as whole tokens by value (`9` is not in `19` or `R9`; `$1,200` is `1200`; the
-number words of `NUMBER_WORDS` and the constants of `COMMON_CONSTANTS` count as known); a
-tool's argument is checked by its `ArgumentRule` (`TOOL_ARGUMENT_RULES`, default `numbers`):
-`phrase` tools (`KnowledgeQuery`, `Click`) need the whole literal as a substring, `words` tools
-(`Search`) need each word as a whole word, case-insensitive, punctuation ignored, plurals as
-their singular (`'cat'` is in `cats and dogs`). Quoted
-strings (`'Aberdeen'` in SQL) are phrases under every rule.
+**Known numbers** (`ObserverKnowledge`). A number is *stated* when the task or an earlier
+observation writes it: a numeral as a whole token by value (`9` is not in `19` or `R9`;
+`$1,200` is `1200`), a percent also as a fraction (`20%` -> 0.2), a number word (`NUMBER_WORDS`:
+`twelve`, `twenty-five`, `five hundred`, `dozen`, `half` -> 2 and 1/2, `twice` -> 2, `a fifth`
+-> 5 and 1/5, `two and a half`). A constant is *cued* when the texts give a reason to type it:
+`%`/`percent` -> 100 and 0.01, `both` -> 2, `time and a half` -> 1.5, `back and forth` -> 2
+(`CONSTANT_CUES`, `PHRASE_CUES`), and a unit factor only for a conversion between two units the
+texts name (`UNIT_CONVERSIONS`, `UNIT_FORMS`): `minutes ... hours` makes 60 and 1/60 known,
+`minutes ... a day` the chain's 60, 24 and 1440, while `day`, `dollars` or `year` alone make
+nothing known (no 24, 100, 12, 52 or 365). `ALWAYS_KNOWN` is just 1 (the whole, one more); 0, 2,
+10, 100 and every other constant need a statement or a cue. Text matching is case-insensitive,
+punctuation ignored, plurals as their singular (`'cat'` is in `cats and dogs`).
 
 The observations come from replaying the plan through the task's env (`replay_gold_plan`,
 done here with the env directly: `lumos_envs` never imports `rollouts`), or are given by hand
@@ -32,14 +46,14 @@ done here with the env directly: `lumos_envs` never imports `rollouts`), or are 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from fractions import Fraction
-from typing import Any, Iterable, Literal, Mapping, Sequence
+from typing import AbstractSet as Set, Any, Iterable, Literal, Mapping, Sequence
 
-from lumos_envs.actions import ActionSyntaxError, Action, find_refs, is_variable, parse_actions
+from lumos_envs.actions import SQL_TOOL, ActionSyntaxError, Action, find_refs, is_variable, parse_actions
 from lumos_envs.domains import Domain
 from lumos_envs.execution.executor import FINAL_ACTION
-from lumos_envs.tasks.base import Task, TaskSource
+from lumos_envs.tasks.base import GoldSubgoal, Task, TaskSource
 
 LeakRule = Literal["subgoal_result", "unobserved_literal", "restated_result", "literal_answer", "unparsable_action"]
 """which rule a `Leak` breaks"""
@@ -62,32 +76,102 @@ NUMBER_WORDS: Mapping[str, tuple[int | Fraction, ...]] = {
     "thirteen": (13,), "fourteen": (14,), "fifteen": (15,), "sixteen": (16,), "seventeen": (17,),
     "eighteen": (18,), "nineteen": (19,), "twenty": (20,), "thirty": (30,), "forty": (40,),
     "fifty": (50,), "sixty": (60,), "seventy": (70,), "eighty": (80,), "ninety": (90,),
-    "hundred": (100,), "thousand": (1000,), "million": (10**6,), "dozen": (12,), "dozens": (12,),
-    "half": (2, Fraction(1, 2)), "halves": (2, Fraction(1, 2)), "halved": (2,), "twice": (2,),
-    "double": (2,), "doubled": (2,), "triple": (3,), "tripled": (3,), "thrice": (3,),
-    "quarter": (4, Fraction(1, 4)), "quarters": (4, Fraction(1, 4)), "third": (3,), "thirds": (3,),
-    "fourth": (4,), "fifth": (5,), "tenth": (10,), "percent": (100,), "%": (100,),
-    "pair": (2,), "pairs": (2,), "couple": (2,), "week": (7,), "weeks": (7,), "hour": (60,),
-    "hours": (60,), "minute": (60,), "minutes": (60,), "year": (12, 52, 365), "years": (12, 52, 365),
-    "day": (24,), "days": (24,), "foot": (12,), "feet": (12,), "yard": (3,), "yards": (3,),
-    "dollar": (100,), "dollars": (100,), "pound": (16,), "pounds": (16,), "gallon": (4,),
-    "gallons": (4,),
+    "hundred": (100,), "hundreds": (100,), "thousand": (1000,), "thousands": (1000,), "million": (10**6,),
+    "dozen": (12,), "dozens": (12,), "score": (20,),
+    "half": (2, Fraction(1, 2)), "halves": (2, Fraction(1, 2)), "halved": (2, Fraction(1, 2)),
+    "twice": (2,), "double": (2,), "doubled": (2,), "doubles": (2,), "triple": (3,), "tripled": (3,),
+    "triples": (3,), "thrice": (3,), "quadruple": (4,), "quadrupled": (4,),
+    "pair": (2,), "pairs": (2,), "couple": (2,), "twins": (2,),
+    **{word: (n, Fraction(1, n)) for n, forms in (
+        (3, ("third", "thirds")), (4, ("quarter", "quarters", "fourth", "fourths")), (5, ("fifth", "fifths")),
+        (6, ("sixth", "sixths")), (7, ("seventh", "sevenths")), (8, ("eighth", "eighths")),
+        (9, ("ninth", "ninths")), (10, ("tenth", "tenths")), (12, ("twelfth", "twelfths")),
+        (100, ("hundredth", "hundredths")),
+    ) for word in forms},
 }
-"""words that make a number known to an observer (`half` -> 2 and 1/2, `week` -> 7 days, the
-standard unit factors of the units the text names)"""
+"""words that write a number (`twelve`, `dozen`; `half` -> 2 and 1/2, `twice` -> 2, `a fifth` ->
+5 and 1/5): what they say is *stated*, like a numeral"""
 
-COMMON_CONSTANTS: frozenset[Fraction] = frozenset(Fraction(n) for n in (0, 1, 2, 10, 100))
-"""numbers any observer may write in a formula without seeing them (`1 - R2`, `R1 / 2`, `* 100`
-for a percent); subgoal text may only use `SUBGOAL_CONSTANTS`, since there `10` may be a result"""
+CONSTANT_CUES: Mapping[str, tuple[int | Fraction, ...]] = {
+    "%": (100, Fraction(1, 100)), "percent": (100, Fraction(1, 100)), "percentage": (100, Fraction(1, 100)),
+    "percentages": (100, Fraction(1, 100)), "both": (2,),
+}
+"""words that let an observer type a constant they do not write: a percent is a hundredth
+(`R1 * 100`, `20 * 0.01`), `both` is two of something"""
 
-SUBGOAL_CONSTANTS: frozenset[Fraction] = frozenset((Fraction(0), Fraction(1)))
-"""numbers a subgoal text may hold without seeing them (`1/2 of the apples`, `1 time`)"""
+PHRASE_CUES: Mapping[str, tuple[int | Fraction, ...]] = {
+    "time and a half": (Fraction(3, 2),), "round trip": (2,), "back and forth": (2,),
+    "there and back": (2,), "each way": (2,),
+}
+"""phrases that cue a constant (`time and a half` -> 1.5, `back and forth` -> 2 legs)"""
+
+UNIT_CONVERSIONS: tuple[tuple[str, str, int], ...] = (
+    ("second", "minute", 60), ("minute", "hour", 60), ("hour", "day", 24), ("day", "week", 7),
+    ("day", "month", 30), ("week", "month", 4), ("day", "year", 365), ("week", "year", 52),
+    ("month", "year", 12), ("year", "decade", 10), ("year", "century", 100),
+    ("inch", "foot", 12), ("foot", "yard", 3), ("foot", "mile", 5280),
+    ("millimeter", "centimeter", 10), ("centimeter", "meter", 100), ("meter", "kilometer", 1000),
+    ("ounce", "pound", 16), ("pound", "ton", 2000), ("gram", "kilogram", 1000), ("milliliter", "liter", 1000),
+    ("cup", "pint", 2), ("pint", "quart", 2), ("quart", "gallon", 4), ("cup", "quart", 4), ("cup", "gallon", 16),
+    ("cent", "dollar", 100), ("cent", "nickel", 5), ("cent", "dime", 10), ("cent", "quarter", 25),
+    ("nickel", "dollar", 20), ("dime", "dollar", 10), ("quarter", "dollar", 4),
+)
+"""standard conversions (smaller unit, larger unit, how many smaller units make one larger one);
+GSM8K's conventions included (30 days and 4 weeks to a month)"""
+
+UNIT_FORMS: Mapping[str, tuple[str, ...]] = {
+    **{form: (unit,) for unit, forms in (
+        ("second", ("second", "seconds", "sec", "secs")), ("minute", ("minute", "minutes", "min", "mins")),
+        ("hour", ("hour", "hours", "hr", "hrs", "hourly")), ("day", ("day", "days", "daily")),
+        ("week", ("week", "weeks", "weekly")), ("month", ("month", "months", "monthly")),
+        ("year", ("year", "years", "yearly", "annual", "annually")), ("decade", ("decade", "decades")),
+        ("century", ("century", "centuries")), ("inch", ("inch", "inches")), ("foot", ("foot", "feet", "ft")),
+        ("yard", ("yard", "yards")), ("mile", ("mile", "miles")),
+        ("millimeter", ("millimeter", "millimeters", "millimetre", "millimetres", "mm")),
+        ("centimeter", ("centimeter", "centimeters", "centimetre", "centimetres", "cm")),
+        ("meter", ("meter", "meters", "metre", "metres")),
+        ("kilometer", ("kilometer", "kilometers", "kilometre", "kilometres", "km")),
+        ("ounce", ("ounce", "ounces", "oz")), ("pound", ("pound", "pounds", "lb", "lbs")), ("ton", ("ton", "tons")),
+        ("gram", ("gram", "grams")), ("kilogram", ("kilogram", "kilograms", "kg", "kilo", "kilos")),
+        ("milliliter", ("milliliter", "milliliters", "millilitre", "millilitres", "ml")),
+        ("liter", ("liter", "liters", "litre", "litres")), ("cup", ("cup", "cups")), ("pint", ("pint", "pints")),
+        ("quart", ("quart", "quarts")), ("gallon", ("gallon", "gallons")),
+        ("cent", ("cent", "cents", "penny", "pennies", "\u00a2")), ("nickel", ("nickel", "nickels")),
+        ("dime", ("dime", "dimes")), ("quarter", ("quarter", "quarters")),
+        ("dollar", ("dollar", "dollars", "$")),
+    ) for form in forms},
+    "mph": ("mile", "hour"), "kph": ("kilometer", "hour"),
+    **{day: ("day", "week") for name in ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday",
+                                          "sunday", "weekday", "weekend") for day in (name, f"{name}s")},
+    **{month: ("month",) for month in ("january", "february", "april", "june", "july", "august", "september",
+                                       "october", "november", "december")},
+}
+"""how texts name the units of `UNIT_CONVERSIONS`: a rate such as `mph` names two, a weekday
+(`Saturdays`, `weekends`) names days of a week, a month's name a month (`may` and `march` are
+left out, as are one-letter abbreviations such as `m`, `g`, `l`: they are too often something else)"""
+
+SHORT_UNIT_FORMS: Mapping[str, str] = {"m": "meter", "g": "gram", "l": "liter"}
+"""one-letter unit abbreviations, counted only right after a number (`125 g`, `2 m`)"""
+
+ALWAYS_KNOWN: frozenset[Fraction] = frozenset((Fraction(1),))
+"""the one constant an observer may type with no cue: the whole (`1 - R2`), one more or fewer
+(`R1 + 1`); every other number must be stated, observed, or cued (`CONSTANT_CUES`,
+`PHRASE_CUES`, a conversion between two units the texts name)"""
 
 _NUMBER = re.compile(r"(?<![A-Za-z0-9_.])(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?![0-9])|(?<![A-Za-z0-9_.])\.\d+(?![0-9])")
 _PERCENT = re.compile(r"(?<![A-Za-z0-9_.])(\d[\d,]*(?:\.\d+)?|\.\d+)\s*(?:%|percent\b)", re.IGNORECASE)
 _WORD = re.compile(r"[a-z0-9]+|%")
 _QUOTED = re.compile(r"'([^']+)'|\"([^\"]+)\"")
 _RESULT_PART = re.compile(r"(?:^|;\s)(R\d+)\s=\s")
+_FRACTION = re.compile(r"-?(\d+)/(\d+)")
+_TENS = "twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety"
+_UNITS = "one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|fifteen|sixteen|seventeen|eighteen|nineteen"
+_COMPOUND_NUMBER = re.compile(
+    rf"\b(?:(?P<tens>{_TENS})[- ])?(?P<units>{_UNITS}|{_TENS}|\d+)(?:\s+(?P<scale>hundred|thousand|million))?\b"
+)
+_AND_A_HALF = re.compile(r"\b([a-z]+|\d+) and a half\b")
+_SHORT_UNIT = re.compile(r"(?<=\d)\s?([mgl])\b")
+_UNIT_TOKEN = re.compile(r"[a-z]+|[$\u00a2]")
 
 
 @dataclass(frozen=True)
@@ -257,61 +341,111 @@ def number_spans(text: str) -> list[tuple[str, Fraction, int, int]]:
 
 
 def known_numbers(text: str) -> set[Fraction]:
-    """Every number an observer of `text` knows: its numbers, percents as fractions too, and the
-    values of its number and unit words (`NUMBER_WORDS`); `COMMON_CONSTANTS` are not added (the
-    audit allows them in action arguments, never in subgoal text)."""
-    known = _Known()
+    """Every number an observer of `text` knows: its numbers (percents as fractions too), the
+    values of its number words (`NUMBER_WORDS`) and the constants it cues (`CONSTANT_CUES`,
+    `PHRASE_CUES`, conversions between two units it names); `ALWAYS_KNOWN` is not added."""
+    known = ObserverKnowledge()
     known.add(text)
-    return set(known.numbers)
+    return known.stated | known.cued
 
 
-# ---------------------------------------------------------------------------------------------
-# The checks
+class ObserverKnowledge:
+    """What an observer has seen so far: numbers, normalised texts, words and units.
 
+    A number is *stated* when a text writes it (a numeral, a percent, a number word) and *cued*
+    when a text makes it a constant anyone may type (`%` -> 100 and 0.01, `both` -> 2, `time
+    and a half` -> 1.5, 60 once the texts name both minutes and hours). Unit constants need
+    both units: `day` alone makes 24 known no more than `dollars` makes 100; `hours ... a day`
+    does, and so do the steps of a chained conversion (`minutes ... a day`: 60, 24 and 1440).
+    """
 
-@dataclass
-class _Known:
-    """What an observer has seen so far: numbers, normalised text, and result values."""
-
-    numbers: set[Fraction] = field(default_factory=set)
-    texts: list[str] = field(default_factory=list)
-    words: set[str] = field(default_factory=set)
+    def __init__(self) -> None:
+        self.stated: set[Fraction] = set()
+        self.cued: set[Fraction] = set()
+        self.texts: list[str] = []
+        self.words: set[str] = set()
+        self.units: set[str] = set()
 
     def add(self, text: str) -> None:
-        self.numbers.update(value for _, value in numbers_in(text))
+        self.stated.update(value for _, value in numbers_in(text))
         # `10%` and `10 percent` make 0.1 known too
-        self.numbers.update(Fraction(m.group(1).replace(",", "")) / 100 for m in _PERCENT.finditer(text))
+        self.stated.update(Fraction(m.group(1).replace(",", "")) / 100 for m in _PERCENT.finditer(text))
         lowered = text.lower()
         for word in _WORD.findall(lowered):
             self.words.add(_stem(word))
-            self.numbers.update(Fraction(n) for n in NUMBER_WORDS.get(word, ()))
+            self.stated.update(Fraction(n) for n in NUMBER_WORDS.get(word, ()))
+            self.cued.update(Fraction(n) for n in CONSTANT_CUES.get(word, ()))
+        for match in _COMPOUND_NUMBER.finditer(lowered):  # `twenty-five`, `five hundred`, `3 thousand`
+            tens, units, scale = match.group("tens"), match.group("units"), match.group("scale")
+            value = Fraction(NUMBER_WORDS[tens][0] if tens else 0) + Fraction(
+                (NUMBER_WORDS[units][0] if units in NUMBER_WORDS else int(units)) if units else 0)
+            self.stated.add(value * NUMBER_WORDS[scale][0] if scale else value)
+        for match in _AND_A_HALF.finditer(lowered):  # `two and a half`, `3 and a half` -> 2.5, 3.5
+            head = match.group(1)
+            whole = Fraction(head) if head.isdigit() else Fraction(NUMBER_WORDS[head][0]) if head in NUMBER_WORDS else None
+            if whole is not None:
+                self.stated.add(whole + Fraction(1, 2))
+        normalised = f" {_normalise(text)} "
+        for phrase, values in PHRASE_CUES.items():
+            if f" {phrase} " in normalised:
+                self.cued.update(Fraction(v) for v in values)
+        units = {unit for token in _UNIT_TOKEN.findall(lowered) for unit in UNIT_FORMS.get(token, ())}
+        units.update(SHORT_UNIT_FORMS[m.group(1)] for m in _SHORT_UNIT.finditer(lowered))
+        if not units <= self.units:
+            self.units |= units
+            self.cued.update(_conversion_constants(self.units))
         self.texts.append(_stemmed(text))
 
-    def has_number(self, value: Fraction, *, constants: bool = True) -> bool:
-        return value in self.numbers or value in (COMMON_CONSTANTS if constants else SUBGOAL_CONSTANTS)
+    def has_number(self, value: Fraction) -> bool:
+        """Whether an observer may write `value`: stated, cued or `ALWAYS_KNOWN`."""
+        return value in self.stated or value in self.cued or value in ALWAYS_KNOWN
+
+    def states(self, value: Fraction) -> bool:
+        """Whether a text wrote `value` (a cued constant is not stated: it can be a result)."""
+        return value in self.stated
 
     def has_phrase(self, phrase: str) -> bool:
         needle = _stemmed(phrase.strip().strip("%"))  # `'%computer%'`: SQL wildcards are not words
         return not needle or any(f" {needle} " in f" {text} " for text in self.texts)
 
 
+@dataclass(frozen=True)
+class _Result:
+    """One value the plan computes, and the subgoal (1-based) whose observation shows it."""
+
+    name: str
+    value: str
+    subgoal: int
+    number: Fraction | None
+    """the value when it is one number"""
+    phrase: str | None
+    """the normalised value when it is a short text (`Jo Kay`), the kind a literal can restate"""
+
+
 class _Auditor:
     def __init__(self, task: Task, trace: ReplayTrace, rules: Mapping[str, ArgumentRule]) -> None:
         assert task.plan is not None
         self.task, self.plan, self.trace, self.rules = task, task.plan, trace, rules
-        self.task_known = _Known()
+        self.task_known = ObserverKnowledge()
         self.task_known.add(trace.task_text or task.question)
+        self.results = self._results()
+        self.answer = next((r for r in self.results if r.name == self.plan.answer.strip()), None)
         self.leaks: list[Leak] = []
 
+    def _results(self) -> list[_Result]:
+        found: list[_Result] = []
+        for number, observation in enumerate(self.trace.observations, start=1):
+            values = self.trace.results[number - 1] if number <= len(self.trace.results) else _parse_results(observation)
+            for name, value in values.items():
+                found.append(_Result(name, value, number, _one_number(value), _short_phrase(value)))
+        return found
+
     def run(self) -> list[Leak]:
-        known = _Known()
+        known = ObserverKnowledge()
         known.add(self.trace.task_text or self.task.question)
-        earlier_results: dict[str, str] = {}
         assigned: set[str] = set()
         for number, subgoal in enumerate(self.plan.subgoals, start=1):
-            for raw, value in numbers_in(subgoal.text):
-                if not known.has_number(value, constants=False):  # `10` in a subgoal may be a result
-                    self._leak("subgoal_result", number, subgoal.text, raw)
+            self._check_subgoal_text(number, subgoal, known)
             for action_text in subgoal.actions:
                 try:
                     actions = parse_actions(action_text, self.task.domain)
@@ -322,22 +456,44 @@ class _Auditor:
                     if action.tool == FINAL_ACTION:
                         self._check_answer(action.arg_text.strip(), assigned, action_text)
                         continue
-                    self._check_action(number, action, action_text, known, earlier_results)
+                    self._check_action(number, action, action_text, known)
+                    if self.answer is not None and self.answer.name in action.outputs:
+                        self._check_answer_is_computed(number, action, action_text)
                     assigned.update(action.outputs)
             if number <= len(self.trace.observations):
-                observation = self.trace.observations[number - 1]
-                known.add(observation)
-                results = self.trace.results[number - 1] if number <= len(self.trace.results) else _parse_results(observation)
-                for value in results.values():
-                    known.add(value)
-                earlier_results.update(results)
+                known.add(self.trace.observations[number - 1])
+                for result in self.results:
+                    if result.subgoal == number:
+                        known.add(result.value)
         self._check_answer(self.plan.answer.strip(), assigned, f"{FINAL_ACTION}({self.plan.answer})")
         return self.leaks
 
-    def _check_action(self, number: int, action: Action, action_text: str, known: _Known,
-                      earlier_results: Mapping[str, str]) -> None:
+    def _unseen(self, number: int) -> list[_Result]:
+        """Results an observer has not seen before subgoal `number`: its own and later ones."""
+        return [r for r in self.results if r.subgoal >= number]
+
+    def _check_subgoal_text(self, number: int, subgoal: GoldSubgoal, known: ObserverKnowledge) -> None:
+        text = subgoal.text
+        typed = {value for action in subgoal.actions for _, value in numbers_in(_without_refs(action.split("=", 1)[-1]))}
+        own = {r.number for r in self.results if r.subgoal == number and r.number is not None} - typed
+        answer = self.answer.number if self.answer is not None and self.answer.subgoal >= number else None
+        for raw, value in numbers_in(_without_refs(text)):
+            if not known.has_number(value):
+                self._leak("subgoal_result", number, text, raw)
+            elif (value == answer or value in own) and not known.states(value):
+                # a cued constant that is also what this subgoal (or the plan) computes, and not
+                # an operand its actions type: the text states the result (`she gets 100
+                # nickels` where 100 is only cued by `quarters ... nickels`)
+                self._leak("subgoal_result", number, text, raw)
+        for result in self._unseen(number):
+            if result.phrase and not known.has_phrase(result.value) and _contains_phrase(text, result.phrase):
+                self._leak("subgoal_result", number, text, result.value)
+
+    def _check_action(self, number: int, action: Action, action_text: str, known: ObserverKnowledge) -> None:
         rule = self.rules.get(action.tool, "numbers")
-        literal_values = {_normalise(v) for v in earlier_results.values()}
+        earlier = [r for r in self.results if r.subgoal < number]
+        earlier_phrases = {r.phrase for r in earlier if r.phrase}
+        earlier_numbers = {r.number for r in earlier if r.number is not None}
         for arg in action.args:
             for piece in _literal_pieces(arg.text):
                 if rule == "phrase":
@@ -348,18 +504,46 @@ class _Auditor:
                     for word in _WORD.findall(piece.lower()):
                         if _stem(word) not in known.words and not word.replace(".", "").isdigit():
                             self._leak("unobserved_literal", number, action_text, word)
-                if rule != "numbers" and _normalise(piece) in literal_values and not self.task_known.has_phrase(piece):
-                    self._leak("restated_result", number, action_text, piece)
+                self._check_text_results(number, action, action_text, piece, known, earlier_phrases)
             for quoted in _QUOTED.finditer(arg.text):
                 phrase = quoted.group(1) or quoted.group(2)
                 if not known.has_phrase(phrase):
                     self._leak("unobserved_literal", number, action_text, phrase)
-            result_numbers = _result_numbers(earlier_results)
             for raw, value in numbers_in(_without_quotes(_without_refs(arg.text))):
                 if not known.has_number(value):
                     self._leak("unobserved_literal", number, action_text, raw)
-                elif value in result_numbers and not self.task_known.has_number(value):
+                elif value in earlier_numbers and not (self.task_known.states(value) or value in self.task_known.cued):
+                    # a cued constant has a reason of its own (`* 10 / 100` after a result of 100)
                     self._leak("restated_result", number, action_text, raw)
+
+    def _check_text_results(self, number: int, action: Action, action_text: str, piece: str,
+                            known: ObserverKnowledge, earlier_phrases: set[str]) -> None:
+        """Text values of results inside a literal: unseen ones leak, seen ones must be variables."""
+        for result in self._unseen(number):
+            if result.name in action.outputs and result.phrase == _stemmed(action.arg_text):
+                continue  # a tool that echoes its input (`SetEquation(x + 6 = 9)` -> `x + 6 = 9`)
+            if result.phrase and not known.has_phrase(result.value) and _contains_phrase(piece, result.phrase):
+                self._leak("unobserved_literal", number, action_text, result.value)
+        if action.tool in TEXT_RESTATING_TOOLS or self.task_known.has_phrase(piece):
+            return
+        for phrase in earlier_phrases:
+            if _contains_phrase(piece, phrase) and not self.task_known.has_phrase(phrase):
+                self._leak("restated_result", number, action_text, piece)
+                return
+
+    def _check_answer_is_computed(self, number: int, action: Action, action_text: str) -> None:
+        """The action that assigns the answer computes it: it is not one typed number, and no
+        literal of it is the answer's own value unless the task states that value."""
+        assert self.answer is not None
+        if action.tool in NUMBER_ECHOING_TOOLS and _one_number(action.arg_text) is not None:
+            self._leak("literal_answer", number, action_text, action.arg_text.strip())
+            return
+        value = self.answer.number
+        if value is None or self.task_known.states(value):
+            return
+        for raw, literal in numbers_in(_without_quotes(_without_refs(action.arg_text))):
+            if literal == value:
+                self._leak("literal_answer", number, action_text, raw)
 
     def _check_answer(self, answer: str, assigned: set[str], text: str) -> None:
         if not is_variable(answer) or answer not in assigned:
@@ -369,6 +553,19 @@ class _Auditor:
         leak = Leak(self.task.id, rule, subgoal, text, literal)
         if leak not in self.leaks:
             self.leaks.append(leak)
+
+
+TEXT_RESTATING_TOOLS: frozenset[str] = frozenset({SQL_TOOL})
+"""tools whose literals may retype an earlier text result: a SQL statement names the tables and
+columns that SHOW TABLES and DESCRIBE printed (it cannot take a variable in their place)"""
+
+NUMBER_ECHOING_TOOLS: frozenset[str] = frozenset({"Calculator", "Define"})
+"""tools that give a lone number back as it is: an answer they assign from one typed number
+(`R1 = Calculator(72)`) was typed, not computed (`Count(36)` counts one item, and is computed)"""
+
+MAX_RESULT_PHRASE_WORDS = 8
+"""longest text result (in words) that the audit looks for inside literals; longer results are
+pages and paragraphs, which a literal quotes from (a title, a product id), not restates"""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -409,14 +606,61 @@ def _literal_pieces(text: str) -> list[str]:
     return [p.strip() for p in pieces if _normalise(p)]
 
 
-def _result_numbers(results: Mapping[str, str]) -> set[Fraction]:
-    """Values of results that are one number each (`R1 = 9`), the ones a plan must not retype."""
-    values = set()
-    for value in results.values():
-        found = numbers_in(value)
-        if len(found) == 1 and _normalise(value) == _normalise(found[0][0]):
-            values.add(found[0][1])
-    return values
+def _one_number(text: str) -> Fraction | None:
+    """The value of a text that is one number (`9`, `$1,200`, `2/3`), else None."""
+    stripped = text.strip().lstrip("$")
+    fraction = _FRACTION.fullmatch(stripped)
+    if fraction:
+        numerator, denominator = int(fraction.group(1)), int(fraction.group(2))
+        sign = -1 if stripped.startswith("-") else 1
+        return sign * Fraction(numerator, denominator) if denominator else None
+    found = numbers_in(stripped)
+    if len(found) == 1 and _normalise(stripped) == _normalise(found[0][0]):
+        sign = -1 if stripped.startswith("-") else 1
+        return sign * found[0][1]
+    return None
+
+
+def _short_phrase(value: str) -> str | None:
+    """A text result's normalised phrase, when it is short words with a letter (`Jo Kay`)."""
+    phrase = _stemmed(value)
+    if len(phrase) < 3 or not re.search(r"[a-z]", phrase) or len(phrase.split()) > MAX_RESULT_PHRASE_WORDS:
+        return None
+    if _one_number(value) is not None:
+        return None
+    return phrase
+
+
+def _conversion_constants(units: Set[str]) -> set[Fraction]:
+    """The factors (and their reciprocals) of the conversions between any two of `units`: each
+    step of the shortest chain of `UNIT_CONVERSIONS` between them, and the chain's product."""
+    graph: dict[str, list[tuple[str, Fraction]]] = {}
+    for small, large, factor in UNIT_CONVERSIONS:
+        graph.setdefault(small, []).append((large, Fraction(factor)))
+        graph.setdefault(large, []).append((small, 1 / Fraction(factor)))
+    constants: set[Fraction] = set()
+    for start in units:
+        paths: dict[str, list[Fraction]] = {start: []}
+        queue = [start]
+        for unit in queue:  # breadth first: the shortest chain to every reachable unit
+            for following, factor in graph.get(unit, ()):
+                if following not in paths:
+                    paths[following] = [*paths[unit], factor]
+                    queue.append(following)
+        for end in units - {start}:
+            steps = paths.get(end)
+            if not steps:
+                continue
+            product = Fraction(1)
+            for factor in steps:
+                constants.update((factor, 1 / factor))
+                product *= factor
+            constants.update((product, 1 / product))
+    return constants
+
+
+def _contains_phrase(text: str, phrase: str) -> bool:
+    return f" {phrase} " in f" {_stemmed(text)} "
 
 
 def _parse_results(observation: str) -> dict[str, str]:

@@ -10,8 +10,12 @@ per mark and per unmarked calculation (`160-60 = 100`, `$4 + $2 = $6`). A number
 earlier result (and is not in the question) becomes a reference to that result's variable, so
 plans chain like LUMOS plans (`R3 = Calculator(R2 * 2)`). The plan's answer is the last variable
 equal to the `####` answer; failing that, general rules add one step (rounding, a standard unit
-conversion, a percentage). Items that still cannot be converted keep `plan=None` and a
-`metadata["plan_error"]` cause; they are returned all the same and fail gold replay.
+conversion, a percentage). A number the rationale types but the task never gives (worked out
+in the writer's head: `8 * 3` for 8 pages per 20 minutes) is computed first by one Calculator
+step over known numbers where one exists (`60 / 20`); a plan that still breaks the observer
+rule is dropped (`plan_error="observer_leak"`). Items that cannot be converted keep
+`plan=None` and a `metadata["plan_error"]` cause; they are returned all the same and fail gold
+replay.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from typing import AbstractSet as Set, Any, Iterable, Mapping, Sequence
 
 from lumos_envs.domains import Domain
 from lumos_envs.execution.errors import ToolError
-from lumos_envs.gold_audit import COMMON_CONSTANTS, known_numbers, number_spans
+from lumos_envs.gold_audit import UNIT_CONVERSIONS, ObserverKnowledge, number_spans
 from lumos_envs.jsonl import iter_jsonl
 from lumos_envs.tasks.base import GoldPlan, Task, TaskList
 from lumos_envs.tasks.splits import ContentIds, resolve_split
@@ -36,6 +40,7 @@ from lumos_envs.tasks.math_plans import (
     format_number,
     formula_tokens_only,
     numbers_close,
+    observer_leaks,
     parse_number,
     render_formula,
     shown_as,
@@ -43,8 +48,10 @@ from lumos_envs.tasks.math_plans import (
     tokenize_arithmetic,
 )
 
-PLAN_ERRORS = ("final_answer_not_computed", "no_arithmetic", "mark_mismatch", "unparsable_expression")
-"""the causes `metadata["plan_error"]` can name"""
+PLAN_ERRORS = ("final_answer_not_computed", "no_arithmetic", "mark_mismatch", "unparsable_expression", "observer_leak")
+"""the causes `metadata["plan_error"]` can name; `observer_leak`: the only plan the rationale gives
+breaks the observer rule (`lumos_envs.gold_audit`), e.g. it types a number worked out in the
+writer's head (`8 * 3` for 8 pages per 20 minutes) or solved from an equation"""
 
 MAX_WORDS_BETWEEN_OPERANDS = 6
 """words (units, descriptions) allowed between a number and the next operator in unmarked arithmetic"""
@@ -52,39 +59,9 @@ MAX_WORDS_BETWEEN_OPERANDS = 6
 MAX_WORDS_AFTER_OPERATOR = 1
 """words allowed between an operator and the next number (`$12 - the $4 = ...` is rare)"""
 
-# Standard factors: (smaller unit, larger unit, how many smaller units make one larger one).
-UNIT_FACTORS: tuple[tuple[str, str, int], ...] = (
-    ("second", "minute", 60),
-    ("minute", "hour", 60),
-    ("hour", "day", 24),
-    ("day", "week", 7),
-    ("day", "year", 365),
-    ("week", "year", 52),
-    ("month", "year", 12),
-    ("year", "decade", 10),
-    ("year", "century", 100),
-    ("inch", "foot", 12),
-    ("foot", "yard", 3),
-    ("foot", "mile", 5280),
-    ("millimeter", "centimeter", 10),
-    ("centimeter", "meter", 100),
-    ("meter", "kilometer", 1000),
-    ("ounce", "pound", 16),
-    ("pound", "ton", 2000),
-    ("gram", "kilogram", 1000),
-    ("milliliter", "liter", 1000),
-    ("cup", "pint", 2),
-    ("pint", "quart", 2),
-    ("quart", "gallon", 4),
-    ("cup", "quart", 4),
-    ("cup", "gallon", 16),
-    ("cent", "dollar", 100),
-    ("penny", "dollar", 100),
-    ("nickel", "dollar", 20),
-    ("dime", "dollar", 10),
-    ("quarter", "dollar", 4),
-    ("item", "dozen", 12),
-)
+UNIT_FACTORS: tuple[tuple[str, str, int], ...] = (*UNIT_CONVERSIONS, ("item", "dozen", 12))
+"""standard factors (smaller unit, larger unit, how many smaller units make one larger one): the
+audit's `UNIT_CONVERSIONS`, so a conversion step uses a constant the audit lets an observer type"""
 
 _UNIT_FORMS = {
     "seconds": "second", "minutes": "minute", "mins": "minute", "min": "minute", "hours": "hour",
@@ -187,8 +164,12 @@ def gsm8k_plan(question: str, rationale: str, answer: str) -> tuple[GoldPlan | N
 
     Returns:
         `(plan, None)`, or `(None, cause)` with a cause from `PLAN_ERRORS`.
+    A plan that breaks the observer rule is not returned: `(None, "observer_leak")`.
     """
-    return _RationaleConverter(question, answer).convert(rationale)
+    plan, error = _RationaleConverter(question, answer).convert(rationale)
+    if plan is not None and observer_leaks(question, plan):
+        return None, "observer_leak"
+    return plan, error
 
 
 def _task_from_record(record: dict, where: str, line_index: int, split: str, ids: ContentIds) -> Task:
@@ -249,8 +230,13 @@ class _RationaleConverter:
         self.answer = parse_number(answer)
         self.question = question
         self.question_values = _question_numbers(question)
-        self.known_numbers = self.question_values | known_numbers(question)
-        """numbers an observer of the task text knows (the question's, number and unit words, constants)"""
+        self.knowledge = ObserverKnowledge()
+        self.knowledge.add(question)
+        self.question_values |= self.knowledge.stated
+        self.known_numbers = {v for v in self.question_values | self.knowledge.cued | {Fraction(1)}
+                              if v != self.answer or v in self.question_values}
+        """numbers a subgoal text may hold (the audit's stated and cued numbers and 1, the answer
+        only where the question states it)"""
         self.builder = PlanBuilder()
         self.vars: list[_Var] = []
         self.outcome = _Outcome()
@@ -284,18 +270,23 @@ class _RationaleConverter:
         computations.sort(key=lambda c: c.position)
         earlier = list(self.vars)
         line_vars: list[_Var] = []
+        typed: set[Fraction] = set()
         for computation in computations:
             formula, exact = self._formula_with_references(computation)
             if formula is None or exact is None:
                 continue
             if not line_vars:
                 self.builder.subgoal(subgoal_text(cleaned))
+            formula = self._observed_literals(formula, line_vars)
+            typed.update(value for _, value, _, _ in number_spans(formula))
             name = self.builder.action("Calculator", formula)
             line_vars.append(_Var(name, exact, parse_number(computation.shown_text), len(self.lines) - 1))
             self.vars.append(line_vars[-1])
         if line_vars:
             # the text is written from the sentence, then stripped of what the line computes
-            self.builder.retitle(subgoal_text(cleaned, known=self.known_numbers, variables=earlier + line_vars))
+            # a cued constant that this line computes, not types, is its result: a variable in the text
+            computed = {v for var in line_vars for v in (var.exact, var.shown)} - typed - self.question_values
+            self.builder.retitle(subgoal_text(cleaned, known=self.known_numbers - computed, variables=earlier + line_vars))
 
     def _mark_computation(self, position: int, expr: str, shown: str) -> _Computation | None:
         tokens = tokenize_arithmetic(expr)
@@ -370,6 +361,50 @@ class _RationaleConverter:
         elif computation.is_mark:
             self.outcome.mismatched.append(shown)
         return None, None
+
+    def _observed_literals(self, formula: str, line_vars: list[_Var]) -> str:
+        """`formula` with each number an observer cannot type (`3` in `8 * 3` for `8 pages in 20
+        minutes`, worked out in the writer's head) computed first by one Calculator action over
+        numbers the observer knows: `R1 = Calculator(60 / 20)`, then `8 * R1`. A number that no
+        single operation gives is left as it is (the plan then fails the audit and is dropped)."""
+        pieces: list[str] = []
+        last = 0
+        for raw, value, start, end in number_spans(formula):
+            if self.knowledge.has_number(value) or (start > 0 and formula[start - 1] == "R"):
+                continue
+            operation = self._operation_giving(value)
+            if operation is None:
+                continue
+            name = self.builder.action("Calculator", operation)
+            line_vars.append(_Var(name, value, value, len(self.lines) - 1))
+            self.vars.append(line_vars[-1])
+            pieces += [formula[last:start], name]
+            last = end
+        return "".join(pieces) + formula[last:]
+
+    def _operation_giving(self, value: Fraction) -> str | None:
+        """`a op b` equal to `value`, over the question's numbers, its cued constants and earlier
+        results (in that order of preference), or None.
+
+        Sums and differences may take any two; a product or quotient needs a cued constant or a
+        fraction the task states (`60 / 20` for minutes, `R1 * 0.3` for 30%): two plain counts
+        multiply to many values by chance (`8 * 2` for an unknown solved from `3x = 48`)."""
+        operands: list[tuple[str, Fraction]] = [(format_number(v), v) for v in _question_order(self.question, self.question_values)]
+        operands += [(var.name, var.exact) for var in reversed(self.vars)]
+        operands += [(format_number(v), v) for v in sorted(self.knowledge.cued) if v.denominator == 1]
+        operands = [(text, v) for text, v in operands if v not in (0, 1, value)]
+        operands.append(("1", Fraction(1)))  # `1 - R1` (the rest of a fraction), `R1 + 1`
+        for rank in range(2 * len(operands)):
+            for i, (a_text, a) in enumerate(operands):
+                j = rank - i
+                if not 0 <= j < len(operands) or i == j:
+                    continue
+                b_text, b = operands[j]
+                scaled = any(v in self.knowledge.cued or v.denominator != 1 for v in (a, b)) and 1 not in (a, b)
+                for op, result in (("-", a - b), ("+", a + b), ("*", a * b), ("/", a / b)):
+                    if result == value and (op not in "+*" or i < j) and (op in "+-" or scaled):
+                        return f"{a_text} {op} {b_text}"
+        return None
 
     # -- when no variable equals the answer -----------------------------------------------------
 
@@ -533,8 +568,6 @@ def _without_results(text: str, known: Set[Fraction] | None, variables: Sequence
             if value in known:
                 continue
             var = next((v for v in reversed(variables) if value in (v.shown, v.exact)), None)
-            if var is None and value in COMMON_CONSTANTS:
-                continue  # `1 time`, `2 tubs`: not a result of this plan
             dollar = start > 0 and text[start - 1] == "$"
             pieces.append(text[last: start - 1 if dollar else start])
             pieces.append(var.name if var is not None else "")
@@ -686,6 +719,17 @@ def _question_numbers(question: str) -> set[Fraction]:
         elif token.kind == "word" and token.text.lower() in _NUMBER_WORDS:
             values.add(Fraction(_NUMBER_WORDS[token.text.lower()]))
     return values
+
+
+def _question_order(question: str, values: Set[Fraction]) -> list[Fraction]:
+    """`values` in the order the question first writes them (numerals first, then the rest)."""
+    ordered = [value for _, value in _numbers_written(question) if value in values]
+    ordered += sorted(values)
+    return list(dict.fromkeys(ordered))
+
+
+def _numbers_written(text: str) -> list[tuple[str, Fraction]]:
+    return [(token.text, token.value) for token in tokenize_arithmetic(text) if token.kind == "num"]
 
 
 def _same_number(text: str, other: str) -> bool:

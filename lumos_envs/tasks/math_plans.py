@@ -4,7 +4,8 @@ Numbers as plans write them (`format_number`), arithmetic text as tokens (`token
 which knows GSM8K's `$4 x 2`, `30 cars – 5 cars` and `2 GB/minute`), Calculator formulas rendered
 from tokens with some numbers replaced by plan variables (`render_formula`), a fully parenthesised
 expression split into one binary operation per action (`binary_operations`, for SVAMP), and
-`PlanBuilder`, which numbers variables R1, R2, ... across a whole plan. Used by `gsm8k.py`,
+`PlanBuilder`, which numbers variables R1, R2, ... across a whole plan, and `observer_leaks`,
+which audits a Calculator plan against the observer rule without an env. Used by `gsm8k.py`,
 `svamp.py` and `synthetic_math.py`; values are computed exactly with `fractions.Fraction` or with
 `lumos_envs.tools.mathexpr` (never `eval`).
 """
@@ -18,7 +19,10 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Any, Literal, Mapping, Sequence
 
-from lumos_envs.tasks.base import GoldPlan, GoldSubgoal
+from lumos_envs.domains import Domain
+from lumos_envs.execution.errors import ToolError
+from lumos_envs.gold_audit import Leak, audit_gold_plan
+from lumos_envs.tasks.base import GoldPlan, GoldSubgoal, Task
 
 # ---------------------------------------------------------------------------------------------
 # Numbers
@@ -398,3 +402,46 @@ class PlanBuilder:
             if done:
                 break
         return GoldPlan(subgoals=tuple(subgoals), answer=answer)
+
+
+# ---------------------------------------------------------------------------------------------
+# The observer rule for a plan being written
+
+_CALCULATOR_ACTION_RE = re.compile(r"(R\d+) = Calculator\((.*)\)")
+_REF_RE = re.compile(r"\bR\d+\b")
+
+
+def observer_leaks(question: str, plan: GoldPlan) -> list[Leak]:
+    """`lumos_envs.gold_audit`'s leaks for a Calculator-only plan, audited on the values its
+    actions compute (exactly, shown as the Calculator shows them) instead of an env replay, so
+    a loader can drop or repair a plan that an observer could not write.
+
+    A plan whose values cannot be computed here is audited on the subgoals before that point.
+    """
+    from lumos_envs.tools.mathexpr import evaluate_number, format_value  # lazy: sympy is heavy
+    import sympy
+
+    values: dict[str, Fraction] = {}
+    observations: list[str] = []
+    for subgoal in plan.subgoals:
+        shown: list[str] = []
+        for action in subgoal.actions:
+            match = _CALCULATOR_ACTION_RE.fullmatch(action)
+            if match is None:
+                break
+            formula = _REF_RE.sub(lambda m: f"({values[m.group()]})" if m.group() in values else m.group(), match.group(2))
+            try:
+                value = evaluate_number(formula)
+                exact = to_fraction(value) if value is not None else None
+            except (ValueError, TypeError, ArithmeticError, ToolError):
+                exact = None
+            if exact is None:
+                break
+            values[match.group(1)] = exact
+            shown.append(f"{match.group(1)} = {format_value(sympy.Rational(exact.numerator, exact.denominator))}")
+        else:
+            observations.append("; ".join(shown))
+            continue
+        break
+    task = Task(id="plan", domain=Domain.MATH, source="plan", split="test", question=question, answer="0", plan=plan)
+    return audit_gold_plan(task, observations)

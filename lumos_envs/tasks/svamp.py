@@ -23,6 +23,7 @@ from lumos_envs.tasks.math_plans import (
     binary_operations,
     format_number,
     numbers_close,
+    observer_leaks,
     parse_number,
 )
 
@@ -48,7 +49,8 @@ def load_svamp(path: str | Path, split: str | None = None) -> TaskList:
     Returns:
         A `TaskList` named `svamp:{path}`, ids `svamp-{ID}`. A record whose `Equation` cannot be
         split into operations, or does not give its `Answer`, gets `plan=None` and
-        `metadata["plan_error"]` (`unparsable_expression` or `equation_mismatch`).
+        `metadata["plan_error"]` (`unparsable_expression` or `equation_mismatch`; `observer_leak`
+        when the plan breaks the observer rule of `lumos_envs.gold_audit`).
 
     Raises:
         ValueError: naming the file, item (and its line) and field, for invalid JSON, a top level
@@ -139,6 +141,9 @@ def _task_from_record(record: Any, where: str, split: str) -> Task:
         if computed is None or not numbers_close(computed, answer):
             plan = None
             metadata["plan_error"] = "equation_mismatch"
+        elif observer_leaks(join_question(record["Body"], record["Question"]), plan):
+            plan = None  # the equation types a number the problem never gives (the observer rule)
+            metadata["plan_error"] = "observer_leak"
     return Task(
         id=f"svamp-{record_id}",
         domain=Domain.MATH,

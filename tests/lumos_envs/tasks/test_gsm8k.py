@@ -105,7 +105,7 @@ def test_plans_reference_earlier_results() -> None:
     ],
 )
 def test_unmarked_arithmetic_becomes_an_action(line: str, formula: str) -> None:
-    question = "A question with the numbers 2, 3, 60 and 9."
+    question = "A question with the numbers 2, 3, 60, 80 and 9."
     first = "First, 80*2=<<80*2=160>>160." if "$4" not in line else "First, 2*2=<<2*2=4>>4."
     answer = line.split("=")[-1].split()[0].strip("$")
     plan, error = gsm8k_plan(question, f"{first}\n{line}", answer)
