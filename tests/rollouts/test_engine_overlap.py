@@ -53,7 +53,7 @@ def test_overlap_groups_give_the_serial_trajectories(tmp_path, stub, server):
     serial = _rollout(tmp_path, "serial", stub.url, server=server, concurrency=1, num_envs=1)
     lockstep = _rollout(tmp_path, "lockstep", stub.url, server=server, num_envs=6)
     overlapped = _rollout(tmp_path, "overlapped", stub.url, server=server, num_envs=6, groups=3)
-    assert len(serial) == 12 and {len(t["steps"]) for t in serial} == {2, 3, 4}, "episodes of different lengths"
+    assert len(serial) == 12 and len({len(t["steps"]) for t in serial}) >= 2, "episodes of different lengths"
     assert lockstep == serial
     assert overlapped == serial
 
