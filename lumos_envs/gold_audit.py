@@ -45,10 +45,11 @@ done here with the env directly: `lumos_envs` never imports `rollouts`), or are 
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import AbstractSet as Set, Any, Iterable, Literal, Mapping, Sequence
+from typing import Any, Iterable, Literal, Mapping, Sequence
 
 from lumos_envs.actions import SQL_TOOL, ActionSyntaxError, Action, find_refs, is_variable, parse_actions
 from lumos_envs.domains import Domain
@@ -337,7 +338,12 @@ def numbers_in(text: str) -> list[tuple[str, Fraction]]:
 
 def number_spans(text: str) -> list[tuple[str, Fraction, int, int]]:
     """`numbers_in` with each number's start and end offsets."""
-    return [(m.group(), Fraction(m.group().replace(",", "")), m.start(), m.end()) for m in _NUMBER.finditer(text)]
+    return list(_number_spans(text))
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _number_spans(text: str) -> tuple[tuple[str, Fraction, int, int], ...]:
+    return tuple((m.group(), Fraction(m.group().replace(",", "")), m.start(), m.end()) for m in _NUMBER.finditer(text))
 
 
 def known_numbers(text: str) -> set[Fraction]:
@@ -367,34 +373,14 @@ class ObserverKnowledge:
         self.units: set[str] = set()
 
     def add(self, text: str) -> None:
-        self.stated.update(value for _, value in numbers_in(text))
-        # `10%` and `10 percent` make 0.1 known too
-        self.stated.update(Fraction(m.group(1).replace(",", "")) / 100 for m in _PERCENT.finditer(text))
-        lowered = text.lower()
-        for word in _WORD.findall(lowered):
-            self.words.add(_stem(word))
-            self.stated.update(Fraction(n) for n in NUMBER_WORDS.get(word, ()))
-            self.cued.update(Fraction(n) for n in CONSTANT_CUES.get(word, ()))
-        for match in _COMPOUND_NUMBER.finditer(lowered):  # `twenty-five`, `five hundred`, `3 thousand`
-            tens, units, scale = match.group("tens"), match.group("units"), match.group("scale")
-            value = Fraction(NUMBER_WORDS[tens][0] if tens else 0) + Fraction(
-                (NUMBER_WORDS[units][0] if units in NUMBER_WORDS else int(units)) if units else 0)
-            self.stated.add(value * NUMBER_WORDS[scale][0] if scale else value)
-        for match in _AND_A_HALF.finditer(lowered):  # `two and a half`, `3 and a half` -> 2.5, 3.5
-            head = match.group(1)
-            whole = Fraction(head) if head.isdigit() else Fraction(NUMBER_WORDS[head][0]) if head in NUMBER_WORDS else None
-            if whole is not None:
-                self.stated.add(whole + Fraction(1, 2))
-        normalised = f" {_normalise(text)} "
-        for phrase, values in PHRASE_CUES.items():
-            if f" {phrase} " in normalised:
-                self.cued.update(Fraction(v) for v in values)
-        units = {unit for token in _UNIT_TOKEN.findall(lowered) for unit in UNIT_FORMS.get(token, ())}
-        units.update(SHORT_UNIT_FORMS[m.group(1)] for m in _SHORT_UNIT.finditer(lowered))
-        if not units <= self.units:
-            self.units |= units
-            self.cued.update(_conversion_constants(self.units))
-        self.texts.append(_stemmed(text))
+        facts = _text_facts(text)
+        self.stated |= facts.stated
+        self.cued |= facts.cued
+        self.words |= facts.words
+        if not facts.units <= self.units:
+            self.units |= facts.units
+            self.cued |= _conversion_constants(frozenset(self.units))
+        self.texts.append(facts.stemmed)
 
     def has_number(self, value: Fraction) -> bool:
         """Whether an observer may write `value`: stated, cued or `ALWAYS_KNOWN`."""
@@ -407,6 +393,57 @@ class ObserverKnowledge:
     def has_phrase(self, phrase: str) -> bool:
         needle = _stemmed(phrase.strip().strip("%"))  # `'%computer%'`: SQL wildcards are not words
         return not needle or any(f" {needle} " in f" {text} " for text in self.texts)
+
+
+@dataclass(frozen=True)
+class _TextFacts:
+    """What one text tells an observer, on its own (`ObserverKnowledge.add` merges these)."""
+
+    stated: frozenset[Fraction]
+    cued: frozenset[Fraction]
+    """constants its words and phrases cue (unit factors need the units of every text, so they
+    are worked out when the texts are merged)"""
+    words: frozenset[str]
+    units: frozenset[str]
+    stemmed: str
+
+
+_WORD_VALUES = {word: tuple(Fraction(n) for n in values) for word, values in NUMBER_WORDS.items()}
+_CUE_VALUES = {word: tuple(Fraction(n) for n in values) for word, values in CONSTANT_CUES.items()}
+_PHRASE_VALUES = {phrase: tuple(Fraction(n) for n in values) for phrase, values in PHRASE_CUES.items()}
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _text_facts(text: str) -> _TextFacts:
+    """`_TextFacts` of a text, cached: the question is read by the converter and twice by the
+    audit, and observations such as `R1 = 24` repeat across a dataset's plans."""
+    stated: set[Fraction] = {value for _, value in numbers_in(text)}
+    # `10%` and `10 percent` make 0.1 known too
+    stated.update(Fraction(m.group(1).replace(",", "")) / 100 for m in _PERCENT.finditer(text))
+    cued: set[Fraction] = set()
+    words: set[str] = set()
+    lowered = text.lower()
+    for word in _WORD.findall(lowered):
+        words.add(_stem(word))
+        stated.update(_WORD_VALUES.get(word, ()))
+        cued.update(_CUE_VALUES.get(word, ()))
+    for match in _COMPOUND_NUMBER.finditer(lowered):  # `twenty-five`, `five hundred`, `3 thousand`
+        tens, units, scale = match.group("tens"), match.group("units"), match.group("scale")
+        value = (NUMBER_WORDS[tens][0] if tens else 0) + (
+            (NUMBER_WORDS[units][0] if units in NUMBER_WORDS else int(units)) if units else 0)
+        stated.add(Fraction(value * NUMBER_WORDS[scale][0] if scale else value))
+    for match in _AND_A_HALF.finditer(lowered):  # `two and a half`, `3 and a half` -> 2.5, 3.5
+        head = match.group(1)
+        whole = Fraction(head) if head.isdigit() else Fraction(NUMBER_WORDS[head][0]) if head in NUMBER_WORDS else None
+        if whole is not None:
+            stated.add(whole + Fraction(1, 2))
+    normalised = f" {_normalise(text)} "
+    for phrase, values in _PHRASE_VALUES.items():
+        if f" {phrase} " in normalised:
+            cued.update(values)
+    units = {unit for token in _UNIT_TOKEN.findall(lowered) for unit in UNIT_FORMS.get(token, ())}
+    units.update(SHORT_UNIT_FORMS[m.group(1)] for m in _SHORT_UNIT.finditer(lowered))
+    return _TextFacts(frozenset(stated), frozenset(cued), frozenset(words), frozenset(units), _stemmed(text))
 
 
 @dataclass(frozen=True)
@@ -631,13 +668,12 @@ def _short_phrase(value: str) -> str | None:
     return phrase
 
 
-def _conversion_constants(units: Set[str]) -> set[Fraction]:
+@functools.lru_cache(maxsize=4096)
+def _conversion_constants(units: frozenset[str]) -> frozenset[Fraction]:
     """The factors (and their reciprocals) of the conversions between any two of `units`: each
-    step of the shortest chain of `UNIT_CONVERSIONS` between them, and the chain's product."""
-    graph: dict[str, list[tuple[str, Fraction]]] = {}
-    for small, large, factor in UNIT_CONVERSIONS:
-        graph.setdefault(small, []).append((large, Fraction(factor)))
-        graph.setdefault(large, []).append((small, 1 / Fraction(factor)))
+    step of the shortest chain of `UNIT_CONVERSIONS` between them, and the chain's product
+    (cached: a dataset's texts name few sets of units)."""
+    graph = _conversion_graph()
     constants: set[Fraction] = set()
     for start in units:
         paths: dict[str, list[Fraction]] = {start: []}
@@ -656,7 +692,16 @@ def _conversion_constants(units: Set[str]) -> set[Fraction]:
                 constants.update((factor, 1 / factor))
                 product *= factor
             constants.update((product, 1 / product))
-    return constants
+    return frozenset(constants)
+
+
+@functools.lru_cache(maxsize=1)
+def _conversion_graph() -> dict[str, list[tuple[str, Fraction]]]:
+    graph: dict[str, list[tuple[str, Fraction]]] = {}
+    for small, large, factor in UNIT_CONVERSIONS:
+        graph.setdefault(small, []).append((large, Fraction(factor)))
+        graph.setdefault(large, []).append((small, 1 / Fraction(factor)))
+    return graph
 
 
 def _contains_phrase(text: str, phrase: str) -> bool:

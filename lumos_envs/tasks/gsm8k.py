@@ -29,7 +29,6 @@ from pathlib import Path
 from typing import AbstractSet as Set, Any, Iterable, Mapping, Sequence
 
 from lumos_envs.domains import Domain
-from lumos_envs.execution.errors import ToolError
 from lumos_envs.gold_audit import UNIT_CONVERSIONS, ObserverKnowledge, number_spans
 from lumos_envs.jsonl import iter_jsonl
 from lumos_envs.tasks.base import GoldPlan, Task, TaskList
@@ -37,6 +36,7 @@ from lumos_envs.tasks.splits import ContentIds, resolve_split
 from lumos_envs.tasks.math_plans import (
     ArithToken,
     PlanBuilder,
+    exact_value,
     format_number,
     formula_tokens_only,
     numbers_close,
@@ -166,8 +166,9 @@ def gsm8k_plan(question: str, rationale: str, answer: str) -> tuple[GoldPlan | N
         `(plan, None)`, or `(None, cause)` with a cause from `PLAN_ERRORS`.
     A plan that breaks the observer rule is not returned: `(None, "observer_leak")`.
     """
-    plan, error = _RationaleConverter(question, answer).convert(rationale)
-    if plan is not None and observer_leaks(question, plan):
+    converter = _RationaleConverter(question, answer)
+    plan, error = converter.convert(rationale)
+    if plan is not None and observer_leaks(question, plan, converter.values):
         return None, "observer_leak"
     return plan, error
 
@@ -239,6 +240,8 @@ class _RationaleConverter:
         only where the question states it)"""
         self.builder = PlanBuilder()
         self.vars: list[_Var] = []
+        self.values: dict[str, Fraction] = {}
+        """the exact value of every variable the plan assigns, so the audit need not evaluate them again"""
         self.outcome = _Outcome()
         self.lines: list[tuple[str, list[ArithToken]]] = []
 
@@ -279,7 +282,7 @@ class _RationaleConverter:
                 self.builder.subgoal(subgoal_text(cleaned))
             formula = self._observed_literals(formula, line_vars)
             typed.update(value for _, value, _, _ in number_spans(formula))
-            name = self.builder.action("Calculator", formula)
+            name = self._action(formula, exact)
             line_vars.append(_Var(name, exact, parse_number(computation.shown_text), len(self.lines) - 1))
             self.vars.append(line_vars[-1])
         if line_vars:
@@ -375,7 +378,7 @@ class _RationaleConverter:
             operation = self._operation_giving(value)
             if operation is None:
                 continue
-            name = self.builder.action("Calculator", operation)
+            name = self._action(operation, value)
             line_vars.append(_Var(name, value, value, len(self.lines) - 1))
             self.vars.append(line_vars[-1])
             pieces += [formula[last:start], name]
@@ -423,7 +426,7 @@ class _RationaleConverter:
                     direction = {"ceil": "up", "floor": "down", "round": "to the nearest"}[name]
                     self._truncate_to(var)
                     self.builder.subgoal(f"Round the result {direction} to a whole number.")
-                    self.builder.action("Calculator", f"{name}({var.name})")
+                    self._action(f"{name}({var.name})", Fraction(rounders[name](var.exact)))
                     return self.builder.build(self.builder.last_var)
         return None
 
@@ -444,12 +447,12 @@ class _RationaleConverter:
                     var = self._var_with_value(source.value)
                     if unit_from is None or var is None:
                         continue
-                    formula = _conversion_formula(var.name, var.exact, unit_from, unit_to, self.answer)
-                    if formula is None:
+                    conversion = _conversion_formula(var.name, var.exact, unit_from, unit_to, self.answer)
+                    if conversion is None:
                         continue
                     self._truncate_to(var)
                     self.builder.subgoal(f"Convert the result from {unit_from[1]} to {unit_to[1]}.")
-                    self.builder.action("Calculator", formula)
+                    self._action(*conversion)
                     return self.builder.build(self.builder.last_var)
         return None
 
@@ -461,9 +464,15 @@ class _RationaleConverter:
             if numbers_close(var.exact * 100, self.answer):
                 self._truncate_to(var)
                 self.builder.subgoal("Convert the result to a percentage.")
-                self.builder.action("Calculator", f"{var.name} * 100")
+                self._action(f"{var.name} * 100", var.exact * 100)
                 return self.builder.build(self.builder.last_var)
         return None
+
+    def _action(self, formula: str, value: Fraction) -> str:
+        """Append `R{n} = Calculator(formula)`, whose exact value is `value`; returns `R{n}`."""
+        name = self.builder.action("Calculator", formula)
+        self.values[name] = value
+        return name
 
     def _var_with_value(self, value: Fraction) -> _Var | None:
         for var in reversed(self.vars):
@@ -481,6 +490,7 @@ class _RationaleConverter:
                 builder.action("Calculator", action.split("Calculator(", 1)[1][:-1])
         self.builder = builder
         self.vars = [v for v in self.vars if int(v.name[1:]) <= int(var.name[1:])]
+        self.values = {name: value for name, value in self.values.items() if int(name[1:]) <= int(var.name[1:])}
 
     def _failure_cause(self) -> str:
         answer_text = format_number(self.answer)
@@ -688,19 +698,8 @@ def _depth(items: Sequence[ArithToken]) -> int:
 
 
 def _evaluate(formula: str) -> Fraction | None:
-    """Exact value of a Calculator formula via `lumos_envs.tools.mathexpr`, or None."""
-    from lumos_envs.tools.mathexpr import evaluate_number  # lazy: sympy is heavy to import
-
-    try:
-        value = evaluate_number(formula)
-    except (ValueError, TypeError, ArithmeticError, ToolError):
-        return None
-    if value is None:
-        return None
-    try:
-        return to_fraction(value)
-    except ValueError:
-        return None
+    """Exact value of a Calculator formula (`math_plans.exact_value`), or None."""
+    return exact_value(formula)
 
 
 def _substitute(formula: str, values: dict[str, Fraction]) -> str:
@@ -753,14 +752,16 @@ def _unit_after(tokens: Sequence[ArithToken], i: int) -> tuple[str, str] | None:
 
 
 def _conversion_formula(name: str, value: Fraction, unit_from: tuple[str, str], unit_to: tuple[str, str],
-                        answer: Fraction) -> str | None:
+                        answer: Fraction) -> tuple[str, Fraction] | None:
+    """(formula converting variable `name` from one unit to the other, its exact value), when
+    a standard factor turns `value` into `answer`."""
     for small, large, factor in UNIT_FACTORS:
         if (unit_from[0], unit_to[0]) == (small, large) and numbers_close(value / factor, answer):
-            return f"{name} / {factor}"
+            return f"{name} / {factor}", value / factor
         if (unit_from[0], unit_to[0]) == (large, small) and numbers_close(value * factor, answer):
-            return f"{name} * {factor}"
+            return f"{name} * {factor}", value * factor
     if unit_to[0] == "dozen" and unit_from[0] != "dozen" and numbers_close(value / 12, answer):
-        return f"{name} / 12"
+        return f"{name} / 12", value / 12
     return None
 
 

@@ -12,6 +12,7 @@ which audits a Calculator plan against the observer rule without an env. Used by
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from dataclasses import dataclass
@@ -65,6 +66,7 @@ def to_fraction(value: Any) -> Fraction:
 _PLAIN_NUMBER_RE = re.compile(r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)")
 
 
+@functools.lru_cache(maxsize=1 << 16)  # tokens read their value on every use
 def parse_number(text: str) -> Fraction:
     """Exact value of a number as datasets write it: `$1,200`, `.5`, `16.00`, `-3`, `50%` (= 1/2).
 
@@ -117,6 +119,100 @@ def shown_as(value: Any, shown_text: str) -> bool:
     if places == 0:
         return False
     return abs(exact - shown) < Fraction(1, 10**places)
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def exact_value(formula: str) -> Fraction | None:
+    """The exact value of a Calculator formula, or None where `lumos_envs.tools.mathexpr` gives no
+    number (a syntax error, a variable, a division by zero).
+
+    Plain arithmetic (decimal numbers, `+ - * /`, unary minus and parentheses, as `render_formula`
+    writes it) is worked out with `Fraction`s, which is what mathexpr's exact rationals give and
+    many times faster; anything else (powers, percents, functions, very long numbers) and any
+    doubt (a division by zero) goes to `mathexpr.evaluate_number`. Cached: converters evaluate
+    the same candidate formulas again and again.
+    """
+    fast = _plain_arithmetic(formula)
+    if fast is not None:
+        return fast
+    from lumos_envs.tools.mathexpr import evaluate_number  # lazy: sympy is heavy to import
+
+    try:
+        value = evaluate_number(formula)
+        return to_fraction(value) if value is not None else None
+    except (ValueError, TypeError, ArithmeticError, ToolError):
+        return None
+
+
+_PLAIN_TOKEN = re.compile(r"\s*(?:(\d{1,15}(?:\.\d{1,15})?)|([-+*/()]))")
+MAX_PLAIN_FORMULA_CHARS = 300
+"""longest formula `exact_value` works out itself (mathexpr's size and depth limits stay far off)"""
+
+
+def _plain_arithmetic(formula: str) -> Fraction | None:
+    """`formula`'s value when it is plain arithmetic that surely evaluates, else None (not known)."""
+    if len(formula) > MAX_PLAIN_FORMULA_CHARS:
+        return None
+    tokens: list[str | Fraction] = []
+    position, end = 0, len(formula.rstrip())
+    while position < end:
+        match = _PLAIN_TOKEN.match(formula, position)
+        if match is None:
+            return None
+        number, symbol = match.groups()
+        tokens.append(Fraction(number) if number is not None else symbol)
+        position = match.end()
+    parser = _PlainParser(tokens)
+    try:
+        value = parser.sum()
+    except (IndexError, ValueError, ZeroDivisionError):
+        return None
+    return value if parser.pos == len(tokens) else None
+
+
+class _PlainParser:
+    """`sum := product (('+'|'-') product)*`, `product := unary (('*'|'/') unary)*`,
+    `unary := '-' unary | number | '(' sum ')'`: the usual precedence, left-associative."""
+
+    MAX_DEPTH = 20
+
+    def __init__(self, tokens: Sequence[str | Fraction]) -> None:
+        self.tokens, self.pos, self.depth = tokens, 0, 0
+
+    def sum(self) -> Fraction:
+        value = self.product()
+        while self.pos < len(self.tokens) and self.tokens[self.pos] in ("+", "-"):
+            op = self.tokens[self.pos]
+            self.pos += 1
+            right = self.product()
+            value = value + right if op == "+" else value - right
+        return value
+
+    def product(self) -> Fraction:
+        value = self.unary()
+        while self.pos < len(self.tokens) and self.tokens[self.pos] in ("*", "/"):
+            op = self.tokens[self.pos]
+            self.pos += 1
+            right = self.unary()
+            value = value * right if op == "*" else value / right
+        return value
+
+    def unary(self) -> Fraction:
+        token = self.tokens[self.pos]
+        self.pos += 1
+        if isinstance(token, Fraction):
+            return token
+        if token == "-":
+            return -self.unary()
+        if token == "(" and self.depth < self.MAX_DEPTH:
+            self.depth += 1
+            value = self.sum()
+            if self.tokens[self.pos] != ")":
+                raise ValueError("unbalanced parentheses")
+            self.pos += 1
+            self.depth -= 1
+            return value
+        raise ValueError(f"unexpected {token!r}")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -197,6 +293,7 @@ def tokenize_arithmetic(text: str) -> list[ArithToken]:
     return tokens
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def normalize_number(text: str) -> str:
     """A number token as a Calculator formula writes it: no `$` or commas, `.5` -> `0.5`, `16.50` -> `16.5`, `%` kept."""
     cleaned = text.replace("$", "").replace(",", "").replace(" ", "")
@@ -411,17 +508,20 @@ _CALCULATOR_ACTION_RE = re.compile(r"(R\d+) = Calculator\((.*)\)")
 _REF_RE = re.compile(r"\bR\d+\b")
 
 
-def observer_leaks(question: str, plan: GoldPlan) -> list[Leak]:
+def observer_leaks(question: str, plan: GoldPlan, values: Mapping[str, Fraction] | None = None) -> list[Leak]:
     """`lumos_envs.gold_audit`'s leaks for a Calculator-only plan, audited on the values its
     actions compute (exactly, shown as the Calculator shows them) instead of an env replay, so
     a loader can drop or repair a plan that an observer could not write.
 
+    Args:
+        values: the exact value of each variable, where the caller has computed it already (a
+            converter that built the plan from known values); a variable not in it is evaluated
+            here (`exact_value`).
+
     A plan whose values cannot be computed here is audited on the subgoals before that point.
     """
-    from lumos_envs.tools.mathexpr import evaluate_number, format_value  # lazy: sympy is heavy
-    import sympy
-
-    values: dict[str, Fraction] = {}
+    given = values or {}
+    computed: dict[str, Fraction] = {}
     observations: list[str] = []
     for subgoal in plan.subgoals:
         shown: list[str] = []
@@ -429,19 +529,27 @@ def observer_leaks(question: str, plan: GoldPlan) -> list[Leak]:
             match = _CALCULATOR_ACTION_RE.fullmatch(action)
             if match is None:
                 break
-            formula = _REF_RE.sub(lambda m: f"({values[m.group()]})" if m.group() in values else m.group(), match.group(2))
-            try:
-                value = evaluate_number(formula)
-                exact = to_fraction(value) if value is not None else None
-            except (ValueError, TypeError, ArithmeticError, ToolError):
-                exact = None
+            name = match.group(1)
+            exact = given.get(name)
+            if exact is None:
+                formula = _REF_RE.sub(lambda m: f"({computed[m.group()]})" if m.group() in computed else m.group(), match.group(2))
+                exact = exact_value(formula)
             if exact is None:
                 break
-            values[match.group(1)] = exact
-            shown.append(f"{match.group(1)} = {format_value(sympy.Rational(exact.numerator, exact.denominator))}")
+            computed[name] = exact
+            shown.append(f"{name} = {_shown_value(exact)}")
         else:
             observations.append("; ".join(shown))
             continue
         break
     task = Task(id="plan", domain=Domain.MATH, source="plan", split="test", question=question, answer="0", plan=plan)
     return audit_gold_plan(task, observations)
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _shown_value(exact: Fraction) -> str:
+    """How the Calculator shows an exact value (`mathexpr.format_value`), cached: plans repeat values."""
+    from lumos_envs.tools.mathexpr import format_value  # lazy: sympy is heavy
+    import sympy
+
+    return format_value(sympy.Rational(exact.numerator, exact.denominator))
