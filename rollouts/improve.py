@@ -68,12 +68,14 @@ class ImproveConfig(AgentConfig, ExecutorOptions):
     """fine-tune each round from the starting models (AgentEvol); off: from the previous round's models"""
     heldout_suites: str = ""
     """suites evaluated after every round, as a JSON list of {name, env_id, tasks, kind, limit, env_kwargs}
-    (as `lumos eval --suites`); default: the demo's held-out maths suites (svamp-like, linear-equation, the
-    bundled GSM8K sample); '[]' evaluates nothing"""
+    (as `lumos eval --suites`); default: the validation parts of the demo's held-out maths families
+    (svamp-like, linear-equation; `part=validation`), since rounds are watched and stopped on these
+    numbers and choices are made on validation, never on test (the GSM8K test sample is left out);
+    '[]' evaluates nothing"""
     heldout_size: int = 50
-    """tasks per default held-out suite (the GSM8K sample has 25)"""
-    heldout_seed: int = 1000
-    """task seed of the default held-out suites"""
+    """tasks per default held-out suite"""
+    heldout_seed: int = 2000
+    """task seed of the default held-out suites (validation parts; the demo tests on seed 1000's test parts)"""
     num_envs: int = 16
     """episodes in flight"""
     out: str = "runs/improve"
@@ -102,7 +104,8 @@ class ImproveConfig(AgentConfig, ExecutorOptions):
                 raise ValueError(str(error).replace("--suites", "--heldout-suites", 1)) from None
         from rollouts.demo import heldout_maths_suites
 
-        return heldout_maths_suites(self.heldout_size, self.heldout_seed)
+        return [suite for suite in heldout_maths_suites(self.heldout_size, self.heldout_seed, part="validation")
+                if suite.tasks.startswith("synthetic:")]
 
 
 def improve(config: ImproveConfig) -> list[dict[str, Any]]:

@@ -56,7 +56,7 @@ def test_demo_then_improve_at_tiny_sizes(tmp_path, fixtures_dir, capfd):
     (round_0,) = rounds
     assert round_0["attempts"] == 4
     assert (tmp_path / "improve" / "round_0" / "report.md").exists()
-    assert set(round_0["heldout"]["suites"]) == {"math/svamp-like", "math/linear-equation", "math/gsm8k-sample"}
+    assert set(round_0["heldout"]["suites"]) == {"math/svamp-like", "math/linear-equation"}
     assert round_0["heldout"]["pooled"]["episodes"] == 6 and round_0["training_success"]["episodes"] == 4
     base = json.loads((tmp_path / "improve" / "base_heldout" / "report.json").read_text())
     base_rate = sum(s["successes"] for s in base["suites"]) / 6

@@ -23,11 +23,11 @@ def test_the_default_agent_is_lumos_and_oracle_is_refused_in_one_line(tmp_path, 
     assert "needs --model" in capsys.readouterr().err
 
 
-def test_heldout_suites_default_to_the_demos_heldout_maths_and_take_a_json_list(tmp_path, capsys):
+def test_heldout_suites_default_to_the_validation_parts_of_the_demos_heldout_maths_and_take_a_json_list(tmp_path, capsys):
     config = ImproveConfig(model="smollm2", heldout_size=7)
     suites = config.suites()
-    assert [s.name for s in suites] == ["math/svamp-like", "math/linear-equation", "math/gsm8k-sample"]
-    assert suites[0].tasks == "synthetic:svamp_like?size=7&seed=1000&part=test" and suites[2].limit == 7
+    assert [s.name for s in suites] == ["math/svamp-like", "math/linear-equation"], "no test set is watched between rounds"
+    assert suites[0].tasks == "synthetic:svamp_like?size=7&seed=2000&part=validation"
     assert config.accumulate and config.restart_from_base  # AgentEvol by default
     own = ImproveConfig(model="smollm2", heldout_suites=json.dumps([{"name": "qa", "env_id": "lumos/QA-v0", "tasks": "synthetic:qa_heldout?size=3"}]))
     assert [(s.name, s.tasks) for s in own.suites()] == [("qa", "synthetic:qa_heldout?size=3")]
