@@ -5,13 +5,14 @@
 times, so a page about the query outranks pages that mention it). `ParagraphIndex` ranks the
 paragraphs of the pages it is given by all-MiniLM-L6-v2 cosine similarity
 (`lumos_envs.embedding.default_embedder(device)`, each paragraph embedded with its page title)
-plus BM25; it embeds a page the first time one of its paragraphs is ranked, never the whole
-corpus up front. Without an embedder it ranks with BM25 alone.
+plus BM25 over the query terms that tell the candidates apart (not the terms every candidate
+contains, such as the page's subject); it embeds a page the first time one of its paragraphs is
+ranked, never the whole corpus up front. Without an embedder it ranks with BM25 alone.
 
-The BM25 indexes are built once per corpus content, on disk under `$LUMOS_CACHE` (bm25s's own
-`save` format) keyed by `Corpus.fingerprint()`; page embeddings are cached on disk per page
-content (`.npy`; no pickle). In memory, `shared_state` gives every env instance in a process the
-same indexes.
+The BM25 indexes are built once per corpus content and tokeniser, on disk under `$LUMOS_CACHE`
+(bm25s's own `save` format) keyed by `Corpus.fingerprint()` and `tokenizer_id()`; page
+embeddings are cached on disk per page content (`.npy`; no pickle). In memory, `shared_state`
+gives every env instance in a process the same indexes.
 """
 
 from __future__ import annotations
@@ -20,8 +21,9 @@ import json
 import logging
 import threading
 from dataclasses import dataclass
+from importlib.metadata import version as package_version
 from pathlib import Path
-from typing import Sequence
+from typing import Literal, Sequence
 
 import numpy as np
 
@@ -43,19 +45,43 @@ PAGE_VECTORS_KIND = "qa_page_vectors"
 """cache folder of per-page paragraph embeddings"""
 MAX_QUERY_CHARS = 500
 """longer queries are cut before tokenising (model output can be long; queries are not)"""
+STOPWORDS = "en"
+"""bm25s's stop-word list dropped from documents and queries"""
+STEMMER_LANGUAGE = "english"
+"""Snowball stemmer (PyStemmer) applied to document and query tokens, so `worked` matches `work`"""
 
 
 def _stemmer():  # noqa: ANN202 - PyStemmer has no types
     import Stemmer
 
-    return Stemmer.Stemmer("english")
+    return Stemmer.Stemmer(STEMMER_LANGUAGE)
+
+
+def _tokenize(texts: Sequence[str], *, return_ids: bool):  # noqa: ANN202 - bm25s.Tokenized or token lists
+    import bm25s
+
+    return bm25s.tokenize(list(texts), stopwords=STOPWORDS, stemmer=_stemmer(), return_ids=return_ids,
+                          show_progress=False)
 
 
 def tokenize(texts: Sequence[str]) -> list[list[str]]:
-    """Lowercased, stop-worded, stemmed tokens (bm25s's tokenizer with the English Snowball stemmer)."""
-    import bm25s
+    """Lowercased, stop-worded, stemmed tokens: what both index and queries are made of."""
+    return _tokenize(texts, return_ids=False)
 
-    return bm25s.tokenize(list(texts), stopwords="en", stemmer=_stemmer(), return_ids=False, show_progress=False)
+
+def tokenizer_id() -> str:
+    """What decides the tokens, library versions included (an upgrade may change the stemming or
+    the token pattern); part of every BM25 cache key, so a changed tokeniser rebuilds the indexes."""
+    return (f"stopwords={STOPWORDS};stemmer=snowball-{STEMMER_LANGUAGE};"
+            f"bm25s={package_version('bm25s')};PyStemmer={package_version('PyStemmer')}")
+
+
+def bm25_cache_key(corpus: Corpus, documents: Literal["pages", "paragraphs"]) -> str:
+    """The disk-cache key of a corpus's BM25 index over its pages or its paragraphs."""
+    parts = [corpus.fingerprint(), tokenizer_id()]
+    if documents == "pages":
+        parts.append(f"title_weight={TITLE_WEIGHT}")
+    return content_key(*parts, version=f"{documents}-{INDEX_VERSION}")
 
 
 class Bm25:
@@ -70,7 +96,7 @@ class Bm25:
         import bm25s
 
         retriever = bm25s.BM25()
-        retriever.index(bm25s.tokenize(list(texts), stopwords="en", stemmer=_stemmer(), show_progress=False), show_progress=False)
+        retriever.index(_tokenize(texts, return_ids=True), show_progress=False)
         retriever.save(str(folder))
 
     @classmethod
@@ -81,10 +107,32 @@ class Bm25:
 
     def scores(self, query: str) -> np.ndarray:
         """BM25 score of every document for the query (zeros when no query token is indexed)."""
-        tokens = [t for t in tokenize([query[:MAX_QUERY_CHARS]])[0] if t in self.vocab]
+        tokens = self._query_tokens(query)
         if not tokens:
             return np.zeros(self.retriever.scores["num_docs"], dtype=np.float32)
         return np.asarray(self.retriever.get_scores(tokens), dtype=np.float32)
+
+    def discriminating_scores(self, query: str, rows: np.ndarray) -> np.ndarray:
+        """BM25 scores of documents `rows` over the query terms that some of these documents lack.
+
+        A term that every candidate contains cannot order them: it only adds its weight times a
+        factor that BM25's length normalisation makes larger for shorter documents. When the
+        candidates are the paragraphs of one page, every one of them contains the page's subject
+        (`paragraph_texts` prefixes its title), a rare name of high IDF whose length term then
+        outweighs the one term that matters (`work` in "Which organisation did X work for?").
+        Such terms are left out (an IDF taken over the candidates would weigh them near zero).
+        Zeros when no term tells the candidates apart.
+        """
+        tokens = self._query_tokens(query)
+        if not tokens:
+            return np.zeros(len(rows), dtype=np.float32)
+        # bm25s scores sum over terms; a Lucene-IDF term scores > 0 exactly where it occurs
+        per_term = np.stack([np.asarray(self.retriever.get_scores([t]), dtype=np.float32)[rows] for t in tokens])
+        telling = ~(per_term > 0).all(axis=1)
+        return per_term[telling].sum(axis=0, dtype=np.float32)
+
+    def _query_tokens(self, query: str) -> list[str]:
+        return [t for t in tokenize([query[:MAX_QUERY_CHARS]])[0] if t in self.vocab]
 
 
 @dataclass
@@ -132,13 +180,14 @@ class ParagraphIndex:
         """The best `k` of the given paragraph rows for the query, best first.
 
         The score is the cosine similarity plus `LEXICAL_WEIGHT` times the BM25 score scaled to
-        [0, 1] over the candidates (BM25 alone without an embedder). It reads the query and the
-        paragraphs only, never a reader's notion of what answers the query.
+        [0, 1] over the candidates (BM25 alone without an embedder); BM25 counts only the query
+        terms that some candidates lack (`Bm25.discriminating_scores`). It reads the query and
+        the paragraphs only, never a reader's notion of what answers the query.
         """
         if not rows:
             return []
         candidates = np.asarray(rows, dtype=np.int64)
-        lexical = self.bm25.scores(query)[candidates]
+        lexical = self.bm25.discriminating_scores(query, candidates)
         if lexical.max(initial=0.0) > 0:
             lexical = lexical / lexical.max()
         if self.embedder is not None:
@@ -193,7 +242,7 @@ def page_index(corpus: Corpus) -> PageIndex:
     """The shared BM25 page index of a corpus (built or loaded once per process)."""
 
     def load() -> PageIndex:
-        key = content_key(corpus.fingerprint(), f"title_weight={TITLE_WEIGHT}", version=f"pages-{INDEX_VERSION}")
+        key = bm25_cache_key(corpus, "pages")
         folder = cached_build("qa_page_bm25", key, lambda tmp: Bm25.build(_page_texts(corpus), tmp))
         return PageIndex(corpus, Bm25.load(folder))
 
@@ -211,7 +260,7 @@ def paragraph_index(corpus: Corpus, *, dense: bool = True, device: str = "cpu") 
 
     def load() -> ParagraphIndex:
         texts = paragraph_texts(corpus)
-        key = content_key(corpus.fingerprint(), version=f"paragraphs-{INDEX_VERSION}")
+        key = bm25_cache_key(corpus, "paragraphs")
         bm25 = Bm25.load(cached_build("qa_paragraph_bm25", key, lambda tmp: Bm25.build(texts, tmp)))
         return ParagraphIndex(corpus, None, embedder, bm25)
 

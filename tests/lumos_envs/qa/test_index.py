@@ -98,3 +98,36 @@ def test_bm25_only_index_needs_no_embedder():
     index = paragraph_index(_corpus(), dense=False)
     rows = list(index.corpus.paragraph_rows(index.corpus.find_title("Mount Kenya")))
     assert index.embedder is None and index.rank("How many metres is the summit?", rows, 1) == [rows[1]]
+
+
+# A page whose answer paragraph is longer than its distractors (a second sentence pads it) and
+# states the fact with another inflection than the query's ("worked" for "work").
+EMPLOYMENT_PAGES = {
+    "Ada Quellrin": ("Ada Quellrin was a poet from Norvale.", "Ada Quellrin died in 1901.",
+                     "Ada Quellrin worked for Harrow Press for many years. Historians still debate several details "
+                     "of this account."),
+    "Harrow Press": ("Harrow Press is a publisher based in Lisk.", "Roughly 300 people work for Harrow Press."),
+    "Tomas Verell": ("Tomas Verell was a painter.", "Tomas Verell worked for Lisk Mills.", "Tomas Verell died in 1950."),
+    "Lisk": ("Lisk is a city in Norvale.", "Lisk was founded in 1200."),
+}
+
+
+@pytest.mark.parametrize("dense", [False, True], ids=["bm25", "dense+bm25"])
+def test_an_inflected_verb_finds_the_other_inflection_over_shorter_paragraphs_about_the_same_subject(dense, embedder):
+    corpus = Corpus([Document(t, p) for t, p in EMPLOYMENT_PAGES.items()], name="employment")
+    index = paragraph_index(corpus, dense=dense)
+    ada = list(corpus.paragraph_rows(corpus.find_title("Ada Quellrin")))
+    assert index.rank("Which organisation did Ada Quellrin work for?", ada, 1) == [ada[2]]
+    assert index.rank("Where did Ada Quellrin work?", ada, 1) == [ada[2]]
+    assert index.rank("When did Ada Quellrin die?", ada, 1) == [ada[1]]
+    # across two pages the subject's name still tells them apart
+    both = [*ada, *corpus.paragraph_rows(corpus.find_title("Tomas Verell"))]
+    assert index.rank("Which organisation did Tomas Verell work for?", both, 1) == [both[4]]
+
+
+def test_bm25_cache_keys_follow_the_tokeniser(monkeypatch):
+    corpus = _corpus("tokeniser")
+    keys = {index_module.bm25_cache_key(corpus, "paragraphs"), index_module.bm25_cache_key(corpus, "pages")}
+    monkeypatch.setattr(index_module, "STEMMER_LANGUAGE", "porter")
+    changed = {index_module.bm25_cache_key(corpus, "paragraphs"), index_module.bm25_cache_key(corpus, "pages")}
+    assert len(keys) == len(changed) == 2 and not keys & changed
