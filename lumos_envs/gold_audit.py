@@ -609,6 +609,7 @@ pages and paragraphs, which a literal quotes from (a title, a product id), not r
 # Helpers
 
 
+@functools.lru_cache(maxsize=1 << 15)
 def _stem(word: str) -> str:
     """A plural's singular, roughly (`cats` -> `cat`, `boxes` -> `box`): `'cat'` is in `cats and dogs`."""
     if len(word) > 4 and word.endswith(("ches", "shes", "xes", "sses")):

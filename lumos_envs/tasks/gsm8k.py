@@ -11,11 +11,15 @@ earlier result (and is not in the question) becomes a reference to that result's
 plans chain like LUMOS plans (`R3 = Calculator(R2 * 2)`). The plan's answer is the last variable
 equal to the `####` answer; failing that, general rules add one step (rounding, a standard unit
 conversion, a percentage). A number the rationale types but the task never gives (worked out
-in the writer's head: `8 * 3` for 8 pages per 20 minutes) is computed first by one Calculator
-step over known numbers where one exists (`60 / 20`); a plan that still breaks the observer
-rule is dropped (`plan_error="observer_leak"`). Items that cannot be converted keep
-`plan=None` and a `metadata["plan_error"]` cause; they are returned all the same and fail gold
-replay.
+in the writer's head) is computed first the way the rationale itself works it out, where it
+does: its own arithmetic for that value (a mark, `15 x 30 = <<450=450>>450`, `86(2)`, `x =
+45/3`), the steps of an equation it solves (`x + 4x` -> `1 + 4`, `5x + 7 = 52` -> `52 - 7`,
+`5x = 45` -> `45 / 5`) or a quantity it restates in another unit (`0.5 hours` for the task's
+`30 minutes` -> `30 / 60`); a `+ 0` term is left out. A number the rationale never works out
+(world knowledge such as 2 wheels on a bike, or a product it only states) is not guessed at,
+and a plan that breaks the observer rule is dropped (`plan_error="observer_leak"`). Items that
+cannot be converted keep `plan=None` and a `metadata["plan_error"]` cause; they are returned
+all the same and fail gold replay.
 """
 
 from __future__ import annotations
@@ -51,7 +55,8 @@ from lumos_envs.tasks.math_plans import (
 PLAN_ERRORS = ("final_answer_not_computed", "no_arithmetic", "mark_mismatch", "unparsable_expression", "observer_leak")
 """the causes `metadata["plan_error"]` can name; `observer_leak`: the only plan the rationale gives
 breaks the observer rule (`lumos_envs.gold_audit`), e.g. it types a number worked out in the
-writer's head (`8 * 3` for 8 pages per 20 minutes) or solved from an equation"""
+writer's head that the rationale writes no calculation for (`8 * 3` for 8 pages per 20 minutes)
+or a constant from world knowledge (4 legs on a dog)"""
 
 MAX_WORDS_BETWEEN_OPERANDS = 6
 """words (units, descriptions) allowed between a number and the next operator in unmarked arithmetic"""
@@ -244,11 +249,14 @@ class _RationaleConverter:
         """the exact value of every variable the plan assigns, so the audit need not evaluate them again"""
         self.outcome = _Outcome()
         self.lines: list[tuple[str, list[ArithToken]]] = []
+        self.rationale_lines: list[str] = []
+        self.arithmetic: _RationaleArithmetic | None = None
+        """every calculation the rationale writes, read when a number needs one (`_derivation`)"""
 
     def convert(self, rationale: str) -> tuple[GoldPlan | None, str | None]:
-        for raw_line in rationale.split("\n"):
-            if raw_line.strip():
-                self._convert_line(raw_line.strip())
+        self.rationale_lines = [line.strip() for line in rationale.split("\n") if line.strip()]
+        for line in self.rationale_lines:
+            self._convert_line(line)
         for var in reversed(self.vars):
             if numbers_close(var.exact, self.answer):
                 return self.builder.build(var.name, truncate=True), None
@@ -268,13 +276,20 @@ class _RationaleConverter:
             computation = self._mark_computation(position, expr, shown)
             if computation is not None:
                 computations.append(computation)
-        marked_positions = [position for position, _, _ in mark_spans]
+        # a mark that only restates a value (`15 x 30 = <<450=450>>450`) leaves the text's own
+        # arithmetic to be read as an unmarked calculation
+        marked_positions = [position for position, expr, _ in mark_spans if not _restates_a_value(expr)]
         computations += self._unmarked_computations(tokens, marked_positions)
         computations.sort(key=lambda c: c.position)
         earlier = list(self.vars)
         line_vars: list[_Var] = []
         typed: set[Fraction] = set()
         for computation in computations:
+            if not self.knowledge.has_number(Fraction(0)):
+                # `5 + 8 + 0`: a zero term adds nothing, and an observer has no 0 to type
+                computation.tokens = _without_zero_terms(computation.tokens)
+                if not _has_operation(computation.tokens):
+                    continue
             formula, exact = self._formula_with_references(computation)
             if formula is None or exact is None:
                 continue
@@ -366,48 +381,80 @@ class _RationaleConverter:
         return None, None
 
     def _observed_literals(self, formula: str, line_vars: list[_Var]) -> str:
-        """`formula` with each number an observer cannot type (`3` in `8 * 3` for `8 pages in 20
-        minutes`, worked out in the writer's head) computed first by one Calculator action over
-        numbers the observer knows: `R1 = Calculator(60 / 20)`, then `8 * R1`. A number that no
-        single operation gives is left as it is (the plan then fails the audit and is dropped)."""
+        """`formula` with each number an observer cannot type (worked out in the writer's head)
+        computed first by the rationale's own arithmetic for it (`_derivation`): `x = 45/3`
+        then `2*15` gives `R1 = Calculator(45 / 3)`, then `2 * R1`. A number the rationale
+        never works out is left as it is (the plan then fails the audit and is dropped): a
+        guessed operation that merely gives the value (`1.5 + 0.5` for 2) is no derivation."""
         pieces: list[str] = []
         last = 0
         for raw, value, start, end in number_spans(formula):
             if self.knowledge.has_number(value) or (start > 0 and formula[start - 1] == "R"):
                 continue
-            operation = self._operation_giving(value)
-            if operation is None:
+            steps = self._derivation(value, frozenset())
+            if steps is None:
                 continue
-            name = self._action(operation, value)
-            line_vars.append(_Var(name, value, value, len(self.lines) - 1))
-            self.vars.append(line_vars[-1])
-            pieces += [formula[last:start], name]
+            names: list[str] = []
+            for tokens, references, step_value in steps:
+                replacements = {i: ref if isinstance(ref, str) else names[ref] for i, ref in references.items()}
+                names.append(self._action(render_formula(tokens, replacements), step_value))
+                line_vars.append(_Var(names[-1], step_value, step_value, len(self.lines) - 1))
+                self.vars.append(line_vars[-1])
+            pieces += [formula[last:start], names[-1]]
             last = end
         return "".join(pieces) + formula[last:]
 
-    def _operation_giving(self, value: Fraction) -> str | None:
-        """`a op b` equal to `value`, over the question's numbers, its cued constants and earlier
-        results (in that order of preference), or None.
+    def _derivation(self, value: Fraction, outer: frozenset[Fraction]) -> list[_Step] | None:
+        """Calculator steps that compute `value` the way the rationale writes it, over numbers an
+        observer knows and earlier results, or None.
 
-        Sums and differences may take any two; a product or quotient needs a cued constant or a
-        fraction the task states (`60 / 20` for minutes, `R1 * 0.3` for 30%): two plain counts
-        multiply to many values by chance (`8 * 2` for an unknown solved from `3x = 48`)."""
-        operands: list[tuple[str, Fraction]] = [(format_number(v), v) for v in _question_order(self.question, self.question_values)]
-        operands += [(var.name, var.exact) for var in reversed(self.vars)]
-        operands += [(format_number(v), v) for v in sorted(self.knowledge.cued) if v.denominator == 1]
-        operands = [(text, v) for text, v in operands if v not in (0, 1, value)]
-        operands.append(("1", Fraction(1)))  # `1 - R1` (the rest of a fraction), `R1 + 1`
-        for rank in range(2 * len(operands)):
-            for i, (a_text, a) in enumerate(operands):
-                j = rank - i
-                if not 0 <= j < len(operands) or i == j:
+        Candidates are the rationale's arithmetic whose exact value is `value`
+        (`_RationaleArithmetic`: a calculator mark, a calculation in the text with or without
+        its result, `15 x 30 = <<450=450>>450`, `x = 45/3`, `86(2)`; the steps of an equation
+        it solves; a quantity it restates in another unit), the line being converted and the
+        ones before it first. An operand that is itself worked out in the head gets its own
+        steps first (`MAX_DERIVATION_DEPTH`). Nothing else is tried: an operation found by
+        search over the task's numbers gives the value, not the reason (`1.5 + 0.5` for the 2
+        wheels of a bike)."""
+        if value in outer or len(outer) >= MAX_DERIVATION_DEPTH:
+            return None
+        for tokens in self._arithmetic_giving(value):
+            steps: list[_Step] = []
+            references: dict[int, str | int] = {}
+            shown: dict[int, str] = {}
+            for i, token in enumerate(tokens):
+                if token.kind != "num":
                     continue
-                b_text, b = operands[j]
-                scaled = any(v in self.knowledge.cued or v.denominator != 1 for v in (a, b)) and 1 not in (a, b)
-                for op, result in (("-", a - b), ("+", a + b), ("*", a * b), ("/", a / b)):
-                    if result == value and (op not in "+*" or i < j) and (op in "+-" or scaled):
-                        return f"{a_text} {op} {b_text}"
+                operand = token.value
+                if self.knowledge.has_number(operand * 100 if token.is_percent else operand):
+                    continue  # `25%` is typed as 25
+                var = next((v for v in reversed(self.vars) if v.exact == operand), None)
+                if var is not None:
+                    references[i], shown[i] = var.name, f"({var.exact})"
+                    continue
+                inner = None if token.is_percent else self._derivation(operand, outer | {value})
+                if inner is None:
+                    break
+                base = len(steps)
+                steps += [(t, {j: r if isinstance(r, str) else r + base for j, r in refs.items()}, v)
+                          for t, refs, v in inner]
+                references[i], shown[i] = len(steps) - 1, f"({operand})"
+            else:
+                if _evaluate(render_formula(tokens, shown)) == value:
+                    return [*steps, (list(tokens), references, value)]
         return None
+
+    def _arithmetic_giving(self, value: Fraction) -> Iterable[list[ArithToken]]:
+        """The rationale's calculations (`_RationaleArithmetic`) whose value is `value`, those on
+        the line being converted and before it first (nearest first), then later ones."""
+        if self.arithmetic is None:
+            self.arithmetic = _RationaleArithmetic(self.rationale_lines, self.question)
+        current = len(self.lines) - 1
+        found = self.arithmetic.by_value.get(value, [])
+        order = sorted(found, key=lambda item: (item[0] > current, abs(item[0] - current)))
+        for _, tokens in order:
+            if not any(t.kind == "num" and t.value == value for t in tokens):  # `15 = 15 * 1` explains nothing
+                yield tokens
 
     # -- when no variable equals the answer -----------------------------------------------------
 
@@ -505,6 +552,113 @@ class _RationaleConverter:
                 return "unparsable_expression"
             return "no_arithmetic"
         return "final_answer_not_computed"
+
+
+_Step = tuple[list[ArithToken], dict[int, "str | int"], Fraction]
+"""one derived Calculator step: its tokens, the numbers it takes from variables (token index ->
+variable name, or the index of an earlier step) and its exact value"""
+
+MAX_DERIVATION_DEPTH = 3
+"""how deep `_derivation` follows numbers worked out in the head to compute one (`x = 45/3`
+where 45 is itself `52 - 7`)"""
+
+_EQUATION_RE = re.compile(
+    r"(?<![\w.])(\d+(?:\.\d+)?)\s*\*?\s*([A-Za-z])(?:\s*([-+])\s*\$?(\d+(?:\.\d+)?))?\s*=\s*\$?(\d+(?:\.\d+)?)(?![\w.])"
+)
+
+
+_TERM = r"(?:\d+(?:\.\d+)?\s*\*?\s*)?[A-Za-z](?![A-Za-z])|\d+(?:\.\d+)?"
+_LIKE_TERMS_RE = re.compile(rf"(?<![\w.])(?:{_TERM})(?:\s*[-+]\s*(?:{_TERM}))+")
+_LETTER_TERM_RE = re.compile(r"([-+])?\s*(?:(\d+(?:\.\d+)?)\s*\*?\s*)?(?<![A-Za-z])([A-Za-z])(?![A-Za-z])")
+
+
+class _RationaleArithmetic:
+    """Every calculation a rationale writes, by exact value: calculator marks, arithmetic in the
+    text (each chain, whether or not a result follows it), the steps of an equation in one
+    unknown that it solves (like terms collected, `x + 4x` -> `1 + 4`; a constant moved,
+    `5x + 7 = 52` -> `52 - 7`; the coefficient divided out, `5x = 45` -> `45 / 5`), and a
+    quantity it restates in another unit (`0.5 hours` after the task's or its own `30 minutes`
+    -> `30 / 60`, `UNIT_FACTORS`; the audit still decides whether the factor is known)."""
+
+    def __init__(self, lines: Sequence[str], question: str) -> None:
+        self.by_value: dict[Fraction, list[tuple[int, list[ArithToken]]]] = {}
+        quantities = _quantities(tokenize_arithmetic(question))
+        for index, line in enumerate(lines):
+            cleaned, marks = _strip_marks(line)
+            line_quantities = _quantities(tokenize_arithmetic(cleaned))
+            for k, (value, unit) in enumerate(line_quantities):  # `0.5 hours` for the task's `30 minutes`
+                for given, given_unit in quantities + line_quantities[:k]:
+                    conversion = _conversion_between(given, given_unit, unit, value)
+                    if conversion is not None:
+                        self._add(index, conversion)
+            quantities += line_quantities
+            for _, expr, _ in marks:
+                tokens = tokenize_arithmetic(expr)
+                if tokens and formula_tokens_only(tokens) and _has_operation(tokens):
+                    self._add(index, tokens)
+            tokens = tokenize_arithmetic(cleaned)
+            for s in range(len(tokens)):
+                continues = (s > 0 and tokens[s - 1].kind in ("op", "lparen")) or (
+                    s > 1 and tokens[s - 1].kind == "word" and tokens[s - 2].kind == "op")
+                if tokens[s].kind in ("num", "lparen") and not continues:  # whole chains, not their tails
+                    chain = _chain_from(tokens, s, len(tokens))
+                    if chain is not None:
+                        self._add(index, chain[1])
+            for match in _LIKE_TERMS_RE.finditer(cleaned):
+                terms = [(sign or "+", coefficient or "1", unknown)
+                         for sign, coefficient, unknown in _LETTER_TERM_RE.findall(match.group())]
+                for unknown in {letter for _, _, letter in terms}:
+                    same = [(sign, coefficient) for sign, coefficient, letter in terms if letter == unknown]
+                    if len(same) > 1:  # `x + 3x` -> 1 + 3, `5*x + x` -> 5 + 1: the 4x and 6x it writes next
+                        self._add(index, _sum_tokens(same))
+            for match in _EQUATION_RE.finditer(cleaned):
+                coefficient, unknown, sign, constant, total = match.groups()
+                if len(re.findall(rf"(?<![A-Za-z]){unknown}(?![A-Za-z])", "\n".join(lines))) < 2:
+                    continue  # a letter the rationale names once is a unit (`10 m = ...`), not an unknown
+                if sign:
+                    self._add(index, _binary_tokens(total, "+" if sign == "-" else "-", constant))
+                else:
+                    self._add(index, _binary_tokens(total, "/", coefficient))
+
+    def _add(self, index: int, tokens: list[ArithToken]) -> None:
+        value = _evaluate(render_formula(tokens))
+        if value is not None:
+            self.by_value.setdefault(value, []).append((index, tokens))
+
+
+def _quantities(tokens: Sequence[ArithToken]) -> list[tuple[Fraction, str]]:
+    """(number, canonical unit) for each number followed by a unit of `UNIT_FACTORS`."""
+    units = {unit for small, large, _ in UNIT_FACTORS for unit in (small, large)} - {"item"}
+    found = []
+    for i, token in enumerate(tokens):
+        unit = _unit_after(tokens, i) if token.kind == "num" and not token.is_percent else None
+        if unit is not None and unit[0] in units:
+            found.append((token.value, unit[0]))
+    return found
+
+
+def _conversion_between(given: Fraction, given_unit: str, unit: str, value: Fraction) -> list[ArithToken] | None:
+    """`given / factor` or `given * factor` when a direct factor turns `given` (in `given_unit`) into `value` (in `unit`)."""
+    for small, large, factor in UNIT_FACTORS:
+        if (given_unit, unit) == (small, large) and given / factor == value:
+            return _binary_tokens(format_number(given), "/", str(factor))
+        if (given_unit, unit) == (large, small) and given * factor == value:
+            return _binary_tokens(format_number(given), "*", str(factor))
+    return None
+
+
+def _sum_tokens(terms: Sequence[tuple[str, str]]) -> list[ArithToken]:
+    """`+ 5`, `- 0.25`, `+ 1` as tokens of `5 - 0.25 + 1` (a leading `+` dropped)."""
+    tokens: list[ArithToken] = []
+    for sign, coefficient in terms:
+        if tokens or sign == "-":
+            tokens.append(ArithToken("op", sign, 0, 0, op=sign))
+        tokens.append(ArithToken("num", coefficient, 0, 0))
+    return tokens
+
+
+def _binary_tokens(left: str, op: str, right: str) -> list[ArithToken]:
+    return [ArithToken("num", left, 0, 0), ArithToken("op", op, 0, 0, op=op), ArithToken("num", right, 0, 0)]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -688,9 +842,43 @@ def _chain_from(tokens: Sequence[ArithToken], s: int, end: int) -> tuple[int, li
     items = items[:committed]
     while _depth(items) > 0 and items and items[0].kind == "lparen":
         items.pop(0)  # an opening parenthesis whose partner lies outside the chain
-    if _depth(items) != 0 or not any(t.kind == "op" for t in items):
+    if _depth(items) != 0 or not _has_operation(items):
         return None
     return last_number, items
+
+
+def _without_zero_terms(tokens: Sequence[ArithToken]) -> list[ArithToken]:
+    """`tokens` without the terms `+ 0` and `- 0` (and a leading `0 +`), which change no value:
+    a 0 that a product, quotient or power touches stays."""
+    kept = list(tokens)
+    i = 0
+    while i < len(kept):
+        token = kept[i]
+        before = kept[i - 1] if i > 0 else None
+        after = kept[i + 1] if i + 1 < len(kept) else None
+        is_zero = token.kind == "num" and not token.is_percent and token.value == 0
+        ends_term = after is None or after.kind == "rparen" or (after.kind == "op" and after.op in "+-")
+        if is_zero and ends_term and before is not None and before.kind == "op" and before.op in "+-" and (
+                i < 2 or kept[i - 2].kind in ("num", "rparen")):
+            del kept[i - 1: i + 1]  # `a + 0` -> `a`
+            i -= 1
+        elif is_zero and (before is None or before.kind == "lparen") and after is not None and after.kind == "op" and after.op == "+":
+            del kept[i: i + 2]  # `0 + a` -> `a`
+        else:
+            i += 1
+    return kept
+
+
+def _restates_a_value(expr: str) -> bool:
+    """Whether a mark's expression is one number (`<<450=450>>`): it computes nothing."""
+    tokens = tokenize_arithmetic(expr)
+    return len(tokens) == 1 and tokens[0].kind == "num"
+
+
+def _has_operation(items: Sequence[ArithToken]) -> bool:
+    """Whether chain tokens hold an operator or an implicit product (`86(2)`, `2(6+12)`)."""
+    return any(t.kind == "op" for t in items) or any(
+        a.kind in ("num", "rparen") and b.kind == "lparen" for a, b in zip(items, items[1:]))
 
 
 def _depth(items: Sequence[ArithToken]) -> int:
@@ -718,17 +906,6 @@ def _question_numbers(question: str) -> set[Fraction]:
         elif token.kind == "word" and token.text.lower() in _NUMBER_WORDS:
             values.add(Fraction(_NUMBER_WORDS[token.text.lower()]))
     return values
-
-
-def _question_order(question: str, values: Set[Fraction]) -> list[Fraction]:
-    """`values` in the order the question first writes them (numerals first, then the rest)."""
-    ordered = [value for _, value in _numbers_written(question) if value in values]
-    ordered += sorted(values)
-    return list(dict.fromkeys(ordered))
-
-
-def _numbers_written(text: str) -> list[tuple[str, Fraction]]:
-    return [(token.text, token.value) for token in tokenize_arithmetic(text) if token.kind == "num"]
 
 
 def _same_number(text: str, other: str) -> bool:

@@ -266,6 +266,11 @@ def tokenize_arithmetic(text: str) -> list[ArithToken]:
     and `×` are multiplication when a number, `$`, `(` or `.5` follows (`5 x 2`, `$2 x 2`, `5x2`);
     `–` (en dash) and `−` are minus; `**` and `^` are powers. A `$` inside a number is kept in its text.
     """
+    return list(_tokens(text))
+
+
+@functools.lru_cache(maxsize=1 << 15)  # a converter reads each line, mark and question more than once
+def _tokens(text: str) -> tuple[ArithToken, ...]:
     tokens: list[ArithToken] = []
     for match in _TOKEN_RE.finditer(text):
         kind = match.lastgroup
@@ -290,7 +295,7 @@ def tokenize_arithmetic(text: str) -> list[ArithToken]:
                 tokens.append(ArithToken("word", raw, start, end))
         else:
             tokens.append(ArithToken(kind, raw, start, end))  # type: ignore[arg-type]
-    return tokens
+    return tuple(tokens)
 
 
 @functools.lru_cache(maxsize=1 << 16)

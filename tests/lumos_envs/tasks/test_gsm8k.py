@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from fractions import Fraction
 from pathlib import Path
 
 import pytest
@@ -217,3 +218,79 @@ def test_malformed_lines_name_file_line_and_field(tmp_path: Path, line: str, nee
         load_gsm8k(path)
     message = str(info.value)
     assert f"{path}:2" in message and needle in message
+
+
+# -- numbers worked out in the head: computed the way the rationale writes them ------------------
+
+
+def _actions(plan) -> list[str]:
+    return [a for s in plan.subgoals for a in s.actions]
+
+
+def test_an_implicit_product_in_the_text_is_an_action() -> None:
+    # `64(2)=128` has no operator sign and no mark; 128 was typed in the next line's mark
+    plan, error = gsm8k_plan("Ravi read 64 pages on Monday and twice as many on Tuesday. How many pages did he read?",
+                             "Monday: 64 pages\nTuesday: 64(2)=128\nIn all 64+128=<<64+128=192>>192 pages", "192")
+    assert error is None, error
+    assert _actions(plan) == ["R1 = Calculator(64 * (2))", "R2 = Calculator(64 + R1)"]
+    assert numeric_match(run_plan(plan), "192")
+
+
+def test_a_mark_that_restates_a_value_leaves_the_text_arithmetic() -> None:
+    # `<<360=360>>` computes nothing; the sentence's own `12 x 30` is the operation
+    plan, error = gsm8k_plan("A shelf holds 12 boxes of 30 nails. A carpenter uses 4 nails per chair. How many chairs?",
+                             "The shelf has 360 nails because 12 x 30 = <<360=360>>360\n"
+                             "That makes 360 / 4 = <<360/4=90>>90 chairs", "90")
+    assert error is None, error
+    assert _actions(plan) == ["R1 = Calculator(12 * 30)", "R2 = Calculator(R1 / 4)"]
+
+
+def test_a_zero_term_is_left_out() -> None:
+    # no 0 in the task: `+ 0` is not something an observer types, and it changes nothing
+    plan, error = gsm8k_plan("A hiker walks 7 km, then 9 km, then rests. The route is 25 km. How far is left?",
+                             "She has walked 7 + 9 + 0 = <<7+9+0=16>>16 km.\nShe has 25 - 16 = <<25-16=9>>9 km left.", "9")
+    assert error is None, error
+    assert _actions(plan) == ["R1 = Calculator(7 + 9)", "R2 = Calculator(25 - R1)"]
+
+
+def test_a_solved_equation_becomes_its_steps() -> None:
+    # `b=<<8=8>>8` was solved in the head: like terms (b + 3b -> 1 + 3), the constant moved
+    # (3b + 6 = 38 -> 38 - 6) and the coefficient divided out (4b = 32 -> 32 / 4)
+    question = "Ada has 6 more stickers than 3 times as many as Ben. Together they have 38 stickers. How many does Ada have?"
+    rationale = ("Let b be the number of stickers Ben has.\nAda has 3b+6 stickers.\nb+3b+6=38\n4b=32\n"
+                 "b=<<8=8>>8\nAda has 3*8+6=<<3*8+6=30>>30 stickers.")
+    plan, error = gsm8k_plan(question, rationale, "30")
+    assert error is None, error
+    assert _actions(plan) == ["R1 = Calculator(38 - 6)", "R2 = Calculator(1 + 3)", "R3 = Calculator(R1 / R2)",
+                              "R4 = Calculator(3 * R3 + 6)"]
+    assert numeric_match(run_plan(plan), "30")
+
+
+def test_a_quantity_restated_in_another_unit_is_converted() -> None:
+    # `0.5 hours` is the task's 30 minutes (both units are named, so 60 is known), not `3 - 2.5`,
+    # which also gives 0.5
+    plan, error = gsm8k_plan("Lena cycles 3 days a week, each ride with 2.5 miles of hills. Today she rides at "
+                             "18 miles per hour for 30 minutes. How far does she go today?",
+                             "She cycles 18 * 0.5 = <<18*0.5=9>>9 miles in 0.5 hours.", "9")
+    assert error is None, error
+    assert _actions(plan) == ["R1 = Calculator(30 / 60)", "R2 = Calculator(18 * R1)"]
+
+
+def test_a_number_the_rationale_never_works_out_is_not_guessed() -> None:
+    # 2 tires per bike is world knowledge; `1.5 + 0.5` gives 2 for the wrong reason, so the plan is dropped
+    plan, error = gsm8k_plan("Tom rents 3 bikes. A tire costs $1.5 and a valve $0.5. How much do the tires cost?",
+                             "Each bike has 2 tires, so he needs 3*2=<<3*2=6>>6 tires.\nThey cost 6*1.5=$<<6*1.5=9>>9.", "9")
+    assert plan is None and error == "observer_leak"
+
+
+def test_exact_values_agree_with_the_calculator(fixture_tasks) -> None:
+    # the converter and its audit work out plain formulas with Fractions instead of mathexpr
+    from lumos_envs.tasks.math_plans import exact_value, to_fraction
+    from lumos_envs.tools.mathexpr import evaluate_number
+
+    formulas = ["2 * (3 + 4)", "-3 - -2", "(3/2) * 4 - 0.25", "10 / 4 / 5", "7 - (2 - (1 / 3))", "1.05 * 100"]
+    formulas += [a.split("Calculator(", 1)[1][:-1] for t in fixture_tasks if t.plan for a in _actions(t.plan)
+                 if "R" not in a.split("Calculator(", 1)[1]]
+    for formula in formulas:
+        assert exact_value(formula) == to_fraction(evaluate_number(formula)), formula
+    assert exact_value("5 / 0") is None and exact_value("2 ^ 10") == 1024 and exact_value("50%") == Fraction(1, 2)
