@@ -94,6 +94,7 @@ _MARK_RE = re.compile(r"<<([^<>]*)>>")
 _FINAL_LINE_RE = re.compile(r"^[ \t]*####[ \t]*(.*?)[ \t]*$", re.MULTILINE)
 _ROUNDING_WORDS_RE = re.compile(r"\b(round\w*|up|down|whole|nearest|full|complete|entire)\b", re.IGNORECASE)
 _PERCENT_RE = re.compile(r"%|\bpercent", re.IGNORECASE)
+_STATED_PERCENT_RE = re.compile(r"(?<![\w.])(\d+(?:\.\d+)?)\s*(?:%|percent\b)", re.IGNORECASE)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -251,6 +252,8 @@ class _RationaleConverter:
         self.lines: list[tuple[str, list[ArithToken]]] = []
         self.rationale_lines: list[str] = []
         self.arithmetic: _RationaleArithmetic | None = None
+        self.percent_cued = bool(_PERCENT_RE.search(question))
+        """the task speaks of percents, so a percent and its fraction are one number (`_percent_restatements`)"""
         """every calculation the rationale writes, read when a number needs one (`_derivation`)"""
 
     def convert(self, rationale: str) -> tuple[GoldPlan | None, str | None]:
@@ -348,12 +351,13 @@ class _RationaleConverter:
         replacements: dict[int, str] = {}
         values: dict[str, Fraction] = {}
         for i, token in enumerate(computation.tokens):
-            if token.kind != "num" or token.is_percent:
+            if token.kind != "num":
                 continue
             value = token.value
             if value in self.question_values:
                 continue
-            var = self._var_with_value(value)
+            # a percent is its result only as that fraction: `70%` after `100% - 30% = 70%` (0.7)
+            var = self._var_with_exact(value) if token.is_percent else self._var_with_value(value)
             if var is not None:
                 replacements[i] = var.name
                 values[var.name] = var.exact
@@ -455,6 +459,18 @@ class _RationaleConverter:
         for _, tokens in order:
             if not any(t.kind == "num" and t.value == value for t in tokens):  # `15 = 15 * 1` explains nothing
                 yield tokens
+        if self.percent_cued:
+            yield from self._percent_restatements(value)
+            yield from self.arithmetic.percent_complements.get(value, [])
+
+    def _percent_restatements(self, value: Fraction) -> Iterable[list[ArithToken]]:
+        """A result restated between a percent and a fraction where the texts speak of percents:
+        `.75` after `100 - 25 = 75` (%) is `75 / 100`; `30` after `100% - 70% = 30%` is `0.3 * 100`."""
+        for var in reversed(self.vars):
+            if var.exact == value * 100:
+                yield tokenize_arithmetic(f"{format_number(var.exact)} / 100")
+            elif var.exact * 100 == value:
+                yield tokenize_arithmetic(f"{format_number(var.exact)} * 100")
 
     # -- when no variable equals the answer -----------------------------------------------------
 
@@ -521,6 +537,9 @@ class _RationaleConverter:
         self.values[name] = value
         return name
 
+    def _var_with_exact(self, value: Fraction) -> _Var | None:
+        return next((var for var in reversed(self.vars) if var.exact == value), None)
+
     def _var_with_value(self, value: Fraction) -> _Var | None:
         for var in reversed(self.vars):
             if var.shown == value or var.exact == value:
@@ -582,6 +601,16 @@ class _RationaleArithmetic:
 
     def __init__(self, lines: Sequence[str], question: str) -> None:
         self.by_value: dict[Fraction, list[tuple[int, list[ArithToken]]]] = {}
+        self.percent_complements: dict[Fraction, list[list[ArithToken]]] = {}
+        """the rest and the increased whole of each percent p the task states, worked out in the
+        head: `100 - p`, `100 + p`, `1 - p / 100`, `1 + p / 100` (`60% ... the remaining 40%`;
+        `a 20% raise` -> `* 1.2`), read only when no calculation of the rationale gives the value"""
+        for p in dict.fromkeys(_STATED_PERCENT_RE.findall(question)):
+            for formula in (f"100 - {p}", f"100 + {p}", f"1 - {p} / 100", f"1 + {p} / 100"):
+                tokens = tokenize_arithmetic(formula)
+                complement = _evaluate(formula)
+                if complement is not None and complement > 0:
+                    self.percent_complements.setdefault(complement, []).append(tokens)
         quantities = _quantities(tokenize_arithmetic(question))
         for index, line in enumerate(lines):
             cleaned, marks = _strip_marks(line)

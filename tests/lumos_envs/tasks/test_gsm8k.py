@@ -294,3 +294,29 @@ def test_exact_values_agree_with_the_calculator(fixture_tasks) -> None:
     for formula in formulas:
         assert exact_value(formula) == to_fraction(evaluate_number(formula)), formula
     assert exact_value("5 / 0") is None and exact_value("2 ^ 10") == 1024 and exact_value("50%") == Fraction(1, 2)
+
+
+def test_the_rest_or_the_raised_whole_of_a_stated_percent_is_worked_out() -> None:
+    # the task states 35%; `* 0.65` is the rest (1 - 35 / 100) and `* 1.1` a 10% raise, both in the head
+    plan, error = gsm8k_plan("A farm grows 400 trees and 35% of them are apples. The rest are pears. Next year the "
+                             "pears grow by 10%. How many pears are there next year?",
+                             "There are 400 * 0.65 = <<400*0.65=260>>260 pears.\n"
+                             "Next year there are 260 * 1.1 = <<260*1.1=286>>286 pears.", "286")
+    assert error is None, error
+    assert _actions(plan) == ["R1 = Calculator(1 - 35 / 100)", "R2 = Calculator(400 * R1)",
+                              "R3 = Calculator(1 + 10 / 100)", "R4 = Calculator(R2 * R3)"]
+    assert numeric_match(run_plan(plan), "286")
+
+
+def test_a_percent_result_restated_as_a_fraction_is_that_result() -> None:
+    # `75%` is computed (100 - 25), then written `.75`; `70%` after `100% - 30% = 70%` is that result
+    plan, error = gsm8k_plan("Only 25% of the 60 fish in a pond are at the surface. How many are below it?",
+                             "75% of the fish are below because 100 - 25 = <<100-25=75>>75\n"
+                             "There are 60 x .75 = <<60*.75=45>>45 fish below.", "45")
+    assert error is None, error
+    assert _actions(plan) == ["R1 = Calculator(100 - 25)", "R2 = Calculator(R1 / 100)", "R3 = Calculator(60 * R2)"]
+    plan, error = gsm8k_plan("A coin lands heads 30% of the time and a die shows six 50% of the time. How likely, in "
+                             "percent, is no heads and a six?",
+                             "No heads: 100% - 30% = 70%\nBoth: 70% * 50% = 35%\nIn percent: 0.35 * 100 = 35", "35")
+    assert error is None, error
+    assert _actions(plan)[:2] == ["R1 = Calculator(100% - 30%)", "R2 = Calculator(R1 * 50%)"]
