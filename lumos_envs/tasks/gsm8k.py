@@ -459,6 +459,7 @@ class _RationaleConverter:
         for _, tokens in order:
             if not any(t.kind == "num" and t.value == value for t in tokens):  # `15 = 15 * 1` explains nothing
                 yield tokens
+        yield from self.arithmetic.with_company.get(value, [])
         if self.percent_cued:
             yield from self._percent_restatements(value)
             yield from self.arithmetic.percent_complements.get(value, [])
@@ -588,6 +589,16 @@ _EQUATION_RE = re.compile(
 
 _TERM = r"(?:\d+(?:\.\d+)?\s*\*?\s*)?[A-Za-z](?![A-Za-z])|\d+(?:\.\d+)?"
 _LIKE_TERMS_RE = re.compile(rf"(?<![\w.])(?:{_TERM})(?:\s*[-+]\s*(?:{_TERM}))+")
+_COMPANIONS = r"(?:\w+ )?(?:friends|brothers|sisters|siblings|children|kids|sons|daughters|cousins|classmates|teammates|roommates|coworkers|co-workers|colleagues)"
+_COUNT = r"\d+|" + "|".join(w for w in ("one two three four five six seven eight nine ten eleven twelve").split())
+_COMPANY_RE = re.compile(
+    rf"\b(?:and|with) (?:his|her|their|my) (?P<n>{_COUNT}) {_COMPANIONS}\b"
+    rf"|\b(?P<m>{_COUNT}) {_COMPANIONS}\b[^.?!]*[.?!]?[^.?!]*\bincluding (?:him|her|himself|herself|me|myself)\b",
+    re.IGNORECASE,
+)
+"""a person with N named companions: the group is N + 1 (`and her 3 friends`, `4 friends ... including him`)"""
+_DISTRIBUTED_RE = re.compile(r"(?<![\w.])(\d+(?:\.\d+)?)\s*\*?\s*\(([^()]*(?<![A-Za-z])[A-Za-z](?![A-Za-z])[^()]*)\)")
+"""a number times a parenthesised expression in an unknown, `4(3+2x)`, `2(3x)`: multiplied out in the head"""
 _LETTER_TERM_RE = re.compile(r"([-+])?\s*(?:(\d+(?:\.\d+)?)\s*\*?\s*)?(?<![A-Za-z])([A-Za-z])(?![A-Za-z])")
 
 
@@ -611,6 +622,13 @@ class _RationaleArithmetic:
                 complement = _evaluate(formula)
                 if complement is not None and complement > 0:
                     self.percent_complements.setdefault(complement, []).append(tokens)
+        self.with_company: dict[Fraction, list[list[ArithToken]]] = {}
+        """a person and the N companions the task names, counted in the head: `John and his two
+        brothers` -> `2 + 1`, `7 friends ... including him` -> `7 + 1` (`_COMPANY_RE`)"""
+        for match in _COMPANY_RE.finditer(question):
+            count = match.group("n") or match.group("m")
+            n = _NUMBER_WORDS.get(count.lower()) or int(count)
+            self.with_company.setdefault(Fraction(n + 1), []).append(tokenize_arithmetic(f"{n} + 1"))
         quantities = _quantities(tokenize_arithmetic(question))
         for index, line in enumerate(lines):
             cleaned, marks = _strip_marks(line)
@@ -640,6 +658,9 @@ class _RationaleArithmetic:
                     same = [(sign, coefficient) for sign, coefficient, letter in terms if letter == unknown]
                     if len(same) > 1:  # `x + 3x` -> 1 + 3, `5*x + x` -> 5 + 1: the 4x and 6x it writes next
                         self._add(index, _sum_tokens(same))
+            for match in _DISTRIBUTED_RE.finditer(cleaned):  # `4(3+2x)` -> 4 * 3 and 4 * 2: the 12 + 8x it writes next
+                for number in re.findall(r"(?<![\w.])\d+(?:\.\d+)?", match.group(2)):
+                    self._add(index, _binary_tokens(match.group(1), "*", number))
             for match in _EQUATION_RE.finditer(cleaned):
                 coefficient, unknown, sign, constant, total = match.groups()
                 if len(re.findall(rf"(?<![A-Za-z]){unknown}(?![A-Za-z])", "\n".join(lines))) < 2:
@@ -855,8 +876,8 @@ def _chain_from(tokens: Sequence[ArithToken], s: int, end: int) -> tuple[int, li
                 break
             k += 1
         committed = len(items)
-        if k == j + 1 and k < end and tokens[k].kind == "lparen":
-            i = k  # `2(16)`: implicit multiplication, which render_formula writes as `2 * (16)`
+        if skipped == 0 and k < end and tokens[k].kind == "lparen":
+            i = k  # `2(16)`, `(1/2)(20)`: implicit multiplication, which render_formula writes as `2 * (16)`
             continue
         if k >= end or tokens[k].kind != "op":
             break

@@ -320,3 +320,32 @@ def test_a_percent_result_restated_as_a_fraction_is_that_result() -> None:
                              "No heads: 100% - 30% = 70%\nBoth: 70% * 50% = 35%\nIn percent: 0.35 * 100 = 35", "35")
     assert error is None, error
     assert _actions(plan)[:2] == ["R1 = Calculator(100% - 30%)", "R2 = Calculator(R1 * 50%)"]
+
+
+def test_products_of_parentheses_and_multiplied_out_terms_are_read() -> None:
+    # `(1/2)(20)` is a product like `2(16)`; `2(3x)` multiplied out is the 6x the like terms then use
+    plan, error = gsm8k_plan("Ana has half as many shells as Ben, who has 20. Cy has 2 more than triple Ana's. How many has Cy?",
+                             "Ana has (1/2)(20)=10 shells\nCy has 2+3(10)=32 shells", "32")
+    assert error is None, error
+    assert _actions(plan) == ["R1 = Calculator((1 / 2) * (20))", "R2 = Calculator(2 + 3 * (R1))"]
+    question = ("A 1000 mile trip: Mo drives 3 times as far as Kai, and Tia 20 miles more than twice Mo. "
+                "How far does Mo drive?")
+    rationale = ("Let x be Kai's miles\nMo:3x\nTia:20+2(3x)=20+6x\nTotal:x+3x+20+6x=1000\n10x+20=1000\n10x=980\n"
+                 "x=<<98=98>>98 miles\n3(98)=<<3*98=294>>294 miles")
+    plan, error = gsm8k_plan(question, rationale, "294")
+    assert error is None, error
+    assert _actions(plan) == ["R1 = Calculator(1000 - 20)", "R2 = Calculator(2 * 3)", "R3 = Calculator(1 + 3 + R2)",
+                              "R4 = Calculator(R1 / R3)", "R5 = Calculator(3 * R4)"]
+    assert numeric_match(run_plan(plan), "294")
+
+
+def test_a_person_and_named_companions_are_counted_with_the_person() -> None:
+    # `her 3 friends` and herself are 4 people; the rationale divides by 4 without writing 3 + 1
+    plan, error = gsm8k_plan("Mia shares 48 stickers equally between herself and her 3 friends. How many does each get?",
+                             "Each gets 48 / 4 = <<48/4=12>>12 stickers.", "12")
+    assert error is None, error
+    assert _actions(plan) == ["R1 = Calculator(3 + 1)", "R2 = Calculator(48 / R1)"]
+    # with no companions named, 4 stays a number the rationale never works out
+    plan, error = gsm8k_plan("Mia shares 48 stickers equally with her friends. How many does each get?",
+                             "Each gets 48 / 4 = <<48/4=12>>12 stickers.", "12")
+    assert plan is None and error == "observer_leak"
