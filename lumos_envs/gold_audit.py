@@ -27,8 +27,9 @@ against three rules and returns the breaches as `Leak`s (an empty list is a clea
 **Known numbers** (`ObserverKnowledge`). A number is *stated* when the task or an earlier
 observation writes it: a numeral as a whole token by value (`9` is not in `19` or `R9`;
 `$1,200` is `1200`), a percent also as a fraction (`20%` -> 0.2), a number word (`NUMBER_WORDS`:
-`twelve`, `twenty-five`, `five hundred`, `dozen`, `half` -> 2 and 1/2, `twice` -> 2, `a fifth`
--> 5 and 1/5, `two and a half`). A constant is *cued* when the texts give a reason to type it:
+`twelve`, `twenty-five`, `five hundred`, `dozen`, `half` and `halfway` -> 2 and 1/2, `twice` -> 2,
+`couples` -> 2, `a fifth` -> 5 and 1/5, `two and a half`, `two and half`, `an hour and a half` -> 1.5,
+`fifty percent` -> 0.5), and a written fraction by its value too (`1/2 a gallon` -> 0.5). A constant is *cued* when the texts give a reason to type it:
 `%`/`percent` -> 100 and 0.01, `both` -> 2, `time and a half` -> 1.5, `back and forth` -> 2
 (`CONSTANT_CUES`, `PHRASE_CUES`), and a unit factor only for a conversion between two units the
 texts name (`UNIT_CONVERSIONS`, `UNIT_FORMS`): `minutes ... hours` makes 60 and 1/60 known,
@@ -82,7 +83,7 @@ NUMBER_WORDS: Mapping[str, tuple[int | Fraction, ...]] = {
     "half": (2, Fraction(1, 2)), "halves": (2, Fraction(1, 2)), "halved": (2, Fraction(1, 2)),
     "twice": (2,), "double": (2,), "doubled": (2,), "doubles": (2,), "triple": (3,), "tripled": (3,),
     "triples": (3,), "thrice": (3,), "quadruple": (4,), "quadrupled": (4,),
-    "pair": (2,), "pairs": (2,), "couple": (2,), "twins": (2,),
+    "pair": (2,), "pairs": (2,), "couple": (2,), "couples": (2,), "twins": (2,), "halfway": (2, Fraction(1, 2)),
     **{word: (n, Fraction(1, n)) for n, forms in (
         (3, ("third", "thirds")), (4, ("quarter", "quarters", "fourth", "fourths")), (5, ("fifth", "fifths")),
         (6, ("sixth", "sixths")), (7, ("seventh", "sevenths")), (8, ("eighth", "eighths")),
@@ -170,7 +171,10 @@ _UNITS = "one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirtee
 _COMPOUND_NUMBER = re.compile(
     rf"\b(?:(?P<tens>{_TENS})[- ])?(?P<units>{_UNITS}|{_TENS}|\d+)(?:\s+(?P<scale>hundred|thousand|million))?\b"
 )
-_AND_A_HALF = re.compile(r"\b([a-z]+|\d+) and a half\b")
+_AND_A_HALF = re.compile(r"\b([a-z]+|\d+) and (?:a )?half\b")
+_ONE_AND_A_HALF = re.compile(r"\ban? [a-z]+ and (?:a )?half\b")
+_WRITTEN_FRACTION = re.compile(r"(?<![\d/.,])(\d+)/([1-9]\d*)(?![\d/])")
+_WORD_PERCENT = re.compile(rf"\b(?:(?P<tens>{_TENS})[- ])?(?P<units>{_UNITS}|{_TENS}|hundred)\s*(?:%|percent\b)")
 _SHORT_UNIT = re.compile(r"(?<=\d)\s?([mgl])\b")
 _UNIT_TOKEN = re.compile(r"[a-z]+|[$\u00a2]")
 
@@ -437,6 +441,13 @@ def _text_facts(text: str) -> _TextFacts:
         whole = Fraction(head) if head.isdigit() else Fraction(NUMBER_WORDS[head][0]) if head in NUMBER_WORDS else None
         if whole is not None:
             stated.add(whole + Fraction(1, 2))
+    if _ONE_AND_A_HALF.search(lowered):  # `an hour and a half`, `a pound and half` -> 1.5
+        stated.add(Fraction(3, 2))
+    # `1/2 a gallon` -> 0.5: a fraction the text writes, as `20%` is 0.2
+    stated.update(Fraction(int(m.group(1)), int(m.group(2))) for m in _WRITTEN_FRACTION.finditer(text))
+    for match in _WORD_PERCENT.finditer(lowered):  # `fifty percent` -> 0.5, as `50 percent` is
+        tens, units = match.group("tens"), match.group("units")
+        stated.add(Fraction((NUMBER_WORDS[tens][0] if tens else 0) + NUMBER_WORDS[units][0], 100))
     normalised = f" {_normalise(text)} "
     for phrase, values in _PHRASE_VALUES.items():
         if f" {phrase} " in normalised:

@@ -153,6 +153,25 @@ def test_cued_constants_pass() -> None:
     assert 500 in known_numbers("five hundred people came") and 25 in known_numbers("twenty-five cats")
 
 
+def test_numbers_the_task_writes_in_words_or_as_fractions_are_stated() -> None:
+    from fractions import Fraction
+
+    assert known_numbers("Ten couples came to the dance.") == {10, 2}
+    assert known_numbers("She stopped halfway up the hill.") == {2, Fraction(1, 2)}
+    assert known_numbers("The race took four and half hours.") == {4, 2, Fraction(1, 2), Fraction(9, 2)}
+    assert Fraction(3, 2) in known_numbers("Her shopping trip took an hour and a half.")
+    assert Fraction(3, 2) in known_numbers("She bought a pound and half of cheese.")
+    assert Fraction(1, 2) in known_numbers("Each person drinks 1/2 a gallon a day.")
+    assert Fraction(1, 2) in known_numbers("The mower cuts fifty percent more grass.")
+    # a fraction's value is stated; its parts and other words still are not more than they say
+    assert known_numbers("He ran 3/4 of a mile.") == {3, 4, Fraction(3, 4)}
+    assert known_numbers("They bought 2 for $18 and 3 more.") == {2, 18, 3}
+    half = _task("math", "A tank holds 40 gallons. Each of 6 people drinks 1/2 a gallon. How much is left?",
+                 [("Calculate the water drunk.", ["R1 = Calculator(6 * 0.5)"]),
+                  ("Calculate the water left.", ["R2 = Calculator(40 - R1)"])], "R2")
+    assert audit_gold_plan(half, ["R1 = 3", "R2 = 37"]) == []
+
+
 # ---------------------------------------------------------------------------------------------
 # The GSM8K loader keeps only observer plans
 
