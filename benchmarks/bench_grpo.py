@@ -7,7 +7,9 @@ forward, loss, backward, optimizer).
 `--part experiment`: the SFT-then-GRPO experiment, chosen on validation and reported on test.
 (1) Train the demo's tiny SFT agent (`TinyRecipe`, a separate planner and grounder, on `part=train`
 seed 0; 1.5 minutes by default, a weaker agent with headroom) or reuse one with `--sft-dir`.
-(2) Pick the weakest in-template family on its validation split (seed 2000, `part=validation`).
+(2) Pick the weakest in-template family on its validation split (seed 2000, `part=validation`)
+among those the agent solves at least `--min-validation-success` of (a family it never solves
+gives GRPO constant groups, so no gradient).
 (3) Try each temperature and learning rate of the grid with one selection seed, GRPO on that
 family's `part=train` split for a fixed number of steps, and keep the best on validation.
 (4) Train the chosen setting with each of `--seeds` and evaluate once, before and after, on test
@@ -157,10 +159,15 @@ def experiment(args: argparse.Namespace) -> dict[str, Any]:
     tick = time.monotonic()
     sft_validation = {f: evaluate(planner, grounder, validation[f]) for f in families}
     rates = {f: sum(v.values()) / max(1, len(v)) for f, v in sft_validation.items()}
-    family = args.family or min(rates, key=rates.get)  # type: ignore[arg-type]
+    # a family the agent never solves gives GRPO constant groups (no gradient): the weakest family
+    # with at least --min-validation-success, or the weakest of all when none reaches it
+    candidates = {f: r for f, r in rates.items() if r >= args.min_validation_success} or rates
+    family = args.family or min(candidates, key=candidates.get)  # type: ignore[arg-type]
+    print(json.dumps({"sft_validation_rates": rates, "family": family}), flush=True)
     grpo_spec = f"synthetic:{family}?size={args.grpo_tasks}&seed=0&part=train"
     training_specs = recipe.task_specs() + [grpo_spec]
-    report.update(family=family, sft_validation_rates=rates, grpo_tasks=grpo_spec,
+    report.update(family=family, sft_validation_rates=rates, family_rule=f"weakest with validation success >= {args.min_validation_success}",
+                  grpo_tasks=grpo_spec,
                   masked_overlap_with_training={"validation": masked_overlap(validation, training_specs),
                                                 "test": masked_overlap(test, training_specs)})
     if any(report["masked_overlap_with_training"]["test"].values()):
@@ -254,6 +261,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--tasks-per-step", type=int, default=2)
     parser.add_argument("--temperatures", type=float, nargs="+", default=[0.5, 1.0], help="experiment: sampling temperatures tried on validation")
     parser.add_argument("--learning-rates", type=float, nargs="+", default=[3e-5, 1e-4], help="experiment: learning rates tried on validation")
+    parser.add_argument("--min-validation-success", type=float, default=0.1,
+                        help="experiment: the family is the weakest whose SFT validation success reaches this (below it GRPO's groups are constant)")
     parser.add_argument("--selection-seed", type=int, default=100, help="experiment: training seed of the validation grid (not among --seeds)")
     parser.add_argument("--eval-size", type=int, default=50, help="tasks per validation or test suite")
     parser.add_argument("--seeds", type=int, nargs="*", default=[0, 1, 2], help="experiment: training seeds of the test runs")
