@@ -460,6 +460,7 @@ class _RationaleConverter:
             if not any(t.kind == "num" and t.value == value for t in tokens):  # `15 = 15 * 1` explains nothing
                 yield tokens
         yield from self.arithmetic.with_company.get(value, [])
+        yield from self.arithmetic.cents_as_dollars.get(value, [])
         if self.percent_cued:
             yield from self._percent_restatements(value)
             yield from self.arithmetic.percent_complements.get(value, [])
@@ -630,6 +631,13 @@ class _RationaleArithmetic:
             n = _NUMBER_WORDS.get(count.lower()) or int(count)
             self.with_company.setdefault(Fraction(n + 1), []).append(tokenize_arithmetic(f"{n} + 1"))
         quantities = _quantities(tokenize_arithmetic(question))
+        self.cents_as_dollars: dict[Fraction, list[list[ArithToken]]] = {}
+        """a price the task gives in cents, used in the dollars it also names (`$150 plus 50 cents
+        a mile` -> `50 / 100`), where the rationale writes the dollars without a unit (`620*0.5`)"""
+        if re.search(r"\$|\bdollars?\b", question, re.IGNORECASE):
+            for given, unit in quantities:
+                if unit == "cent":
+                    self.cents_as_dollars.setdefault(given / 100, []).append(_binary_tokens(format_number(given), "/", "100"))
         for index, line in enumerate(lines):
             cleaned, marks = _strip_marks(line)
             line_quantities = _quantities(tokenize_arithmetic(cleaned))

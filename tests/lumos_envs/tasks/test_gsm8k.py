@@ -349,3 +349,13 @@ def test_a_person_and_named_companions_are_counted_with_the_person() -> None:
     plan, error = gsm8k_plan("Mia shares 48 stickers equally with her friends. How many does each get?",
                              "Each gets 48 / 4 = <<48/4=12>>12 stickers.", "12")
     assert plan is None and error == "observer_leak"
+
+
+def test_a_price_in_cents_used_in_dollars_is_converted() -> None:
+    # the task names cents and dollars, so `0.5` is its 50 cents as dollars (50 / 100)
+    plan, error = gsm8k_plan("A van costs $40 a day plus 50 cents for each mile. Ida drives 120 miles in a day. "
+                             "How many dollars does she pay?",
+                             "The miles cost 120*0.5 = <<120*0.5=60>>60 dollars.\nShe pays 40+60 = <<40+60=100>>100 dollars.",
+                             "100")
+    assert error is None, error
+    assert _actions(plan) == ["R1 = Calculator(50 / 100)", "R2 = Calculator(120 * R1)", "R3 = Calculator(40 + R2)"]
