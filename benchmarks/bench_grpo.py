@@ -122,12 +122,12 @@ def suite_spec(family: str, part: str, seed: int, size: int) -> str:
 
 
 def masked_overlap(suites: dict[str, str], training_specs: Sequence[str]) -> dict[str, int]:
-    """Per suite, how many of its questions equal a training question once numbers are masked."""
-    from lumos_envs.tasks.question_keys import masked_key
-    from lumos_envs.tasks.registry import load_tasks
+    """Per suite, how many of its questions equal a training question once numbers are masked (the
+    check `lumos eval` refuses suites by, `rollouts.categories.training_overlap`)."""
+    from rollouts.categories import training_overlap, training_questions
 
-    seen = {masked_key(task.question) for spec in training_specs for task in load_tasks(spec)}
-    return {name: sum(masked_key(task.question) in seen for task in load_tasks(spec)) for name, spec in suites.items()}
+    questions = training_questions(training_specs)
+    return {name: training_overlap("lumos/Math-v0", spec, questions)["masked_duplicates"] for name, spec in suites.items()}
 
 
 def experiment(args: argparse.Namespace) -> dict[str, Any]:
